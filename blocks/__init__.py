@@ -1,0 +1,26 @@
+"""Prefect blocks: one per external system, plus the policy and the record store.
+
+Register them with the API (so the UI offers their forms): ``prefect block register -m blocks``.
+"""
+
+from blocks.http import HealthEndpoints
+from blocks.kubernetes import KubernetesTarget
+from blocks.loading import BlockNotFound, load_block, resolve_block
+from blocks.policy import IncidentPolicyBlock
+from blocks.postgres import PostgresTarget
+from blocks.redis import RedisTarget
+from blocks.slack import SlackWorkspace
+from blocks.store import IncidentStore
+
+__all__ = [
+    "BlockNotFound",
+    "HealthEndpoints",
+    "IncidentPolicyBlock",
+    "IncidentStore",
+    "KubernetesTarget",
+    "PostgresTarget",
+    "RedisTarget",
+    "SlackWorkspace",
+    "load_block",
+    "resolve_block",
+]

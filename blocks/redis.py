@@ -1,0 +1,37 @@
+"""A Redis server Firebreak diagnoses (INFO, memory, clients)."""
+
+from __future__ import annotations
+
+import redis
+from prefect.blocks.core import Block
+from pydantic import Field, SecretStr
+
+__all__ = ["RedisTarget"]
+
+
+class RedisTarget(Block):
+    """A Redis server to diagnose; its URL may carry a password, so it is secret.
+
+    Example:
+        ```python
+        from blocks import RedisTarget
+
+        target = RedisTarget.load("BLOCK_NAME")
+        target.client().info("stats")
+        ```
+    """
+
+    _block_type_name = "Redis Target"
+    _description = "A Redis server that Firebreak diagnoses."
+    _documentation_url = "https://redis.io/docs/latest/commands/info/"
+
+    url: SecretStr = Field(description="redis://[:password@]host:port/db; kept secret.")
+    name: str = Field("", description="Human name shown in messages, e.g. sessions-cache.")
+    timeout_seconds: float = Field(5.0, gt=0, description="Socket and connect timeout in seconds.")
+
+    def client(self) -> redis.Redis:
+        return redis.Redis.from_url(
+            self.url.get_secret_value(),
+            socket_timeout=self.timeout_seconds,
+            socket_connect_timeout=self.timeout_seconds,
+        )

@@ -1,0 +1,1 @@
+"""Deployment assets: the alert receiver (next), RBAC manifests, example configurations."""

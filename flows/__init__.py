@@ -1,0 +1,1 @@
+"""Prefect flows: runbook phases, scenarios, and the drill."""

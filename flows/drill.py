@@ -1,0 +1,176 @@
+"""The sandboxed drill (runbook 003: quarterly incident-response drills).
+
+Injects a real connection-pool exhaustion into a sandbox database on the local PostgreSQL,
+runs the real response flow against it with Slack answered by a local stub, approves as the
+on-call would from outside the run, then scores the response: was the right thing done,
+only that, and how fast. ``python -m flows.drill`` prints the scorecard; exit 0 means passed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from blocks.postgres import PostgresTarget
+from blocks.slack import SlackWorkspace
+from blocks.store import IncidentStore
+from flows.scenarios.db_pool_exhaustion import SCENARIO, db_pool_exhaustion
+from incident.models import Alert, AlertSource
+from incident.policy import IncidentPolicy
+from incident.postmortem import incident_metrics
+from sandbox.approver import answer, wait_for_approval_request
+from sandbox.postgres_faults import PoolExhaustion
+from sandbox.slack_stub import SlackStub
+
+__all__ = ["DrillReport", "run_db_pool_drill"]
+
+DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+SANDBOX_DATABASE = "firebreak_drill"
+RECORD_SCHEMA = "firebreak_drill_record"
+DRILL_TOKEN = "xoxb-drill-sandbox-token"
+
+DRILL_POLICY = IncidentPolicy(
+    long_query_threshold=timedelta(seconds=2),
+    approval_timeout=timedelta(minutes=2),
+    approval_poll_interval=timedelta(seconds=1),
+    verification_window=timedelta(seconds=20),
+    verification_interval=timedelta(seconds=1),
+    notification_max_wait=timedelta(seconds=5),
+)
+
+
+@dataclass
+class DrillReport:
+    incident_id: str = ""
+    state: str = ""
+    checks: dict[str, bool] = field(default_factory=dict)
+    metrics: dict[str, float | None] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.checks) and all(self.checks.values())
+
+    def render(self) -> str:
+        lines = [f"Firebreak drill: {SCENARIO}", f"incident {self.incident_id}, run {self.state}"]
+        lines += ["", f"{'check':<48} result"]
+        lines += [f"{name:<48} {'PASS' if ok else 'FAIL'}" for name, ok in self.checks.items()]
+        lines += ["", f"{'metric':<48} seconds"]
+        lines += [
+            f"{name.replace('_', ' '):<48} {'-' if v is None else f'{v:.1f}'}"
+            for name, v in self.metrics.items()
+        ]
+        lines += [
+            "",
+            f"score: {sum(self.checks.values())}/{len(self.checks)} — "
+            + ("PASSED" if self.passed else "FAILED"),
+        ]
+        return "\n".join(lines)
+
+
+def _sandbox_dsn(admin_dsn: str) -> str:
+    """Create the sandbox database once; drills never touch any other database."""
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (SANDBOX_DATABASE,)
+        ).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(SANDBOX_DATABASE)))
+    params = conninfo_to_dict(admin_dsn)
+    params["dbname"] = SANDBOX_DATABASE
+    return make_conninfo(**params)
+
+
+def run_db_pool_drill(admin_dsn: str = DEFAULT_DSN, approve_after: float = 1.0) -> DrillReport:
+    """Inject, respond, approve, score. Everything is undone afterwards."""
+    report = DrillReport()
+    target = PostgresTarget(dsn=_sandbox_dsn(admin_dsn), name="drill-orders-db")
+    store = IncidentStore(dsn=admin_dsn, schema_name=RECORD_SCHEMA)
+    record = store.open()
+    alert = Alert(
+        name="PostgresConnectionsExhausted",
+        source=AlertSource.DRILL,
+        severity="SEV2",
+        summary="[DRILL] orders-db connection pool exhausted",
+        labels={"service": "orders", "drill": "true"},
+    )
+    with (
+        SlackStub(token=DRILL_TOKEN) as slack_stub,
+        PoolExhaustion(target.dsn.get_secret_value()) as fault,
+    ):
+        fault.wait_until_older_than(DRILL_POLICY.long_query_threshold.total_seconds() + 0.5)
+        was_exhausted = not fault.can_connect()
+        healthy = set(fault.pids["healthy"])
+        slack = SlackWorkspace(token=DRILL_TOKEN, api_base_url=slack_stub.base_url)
+        approvals: list[str] = []
+        seen = {row["id"] for row in record.incidents(scenario=SCENARIO)}
+
+        def on_call() -> None:
+            incident_id, run_id, digest = wait_for_approval_request(
+                record, SCENARIO, timeout=120, ignore=seen
+            )
+            time.sleep(approve_after)  # a person reads the plan before deciding
+            answer(
+                run_id, approve=True, approver="drill-on-call", reason="drill", plan_digest=digest
+            )
+            approvals.append(incident_id)
+
+        approver = threading.Thread(target=on_call, daemon=True)
+        approver.start()
+        state = db_pool_exhaustion(
+            alert=alert,
+            database=target,
+            store=store,
+            slack=slack,
+            policy=DRILL_POLICY,
+            return_state=True,
+        )
+        approver.join(timeout=5)
+        outcome = state.result(raise_on_failure=False)
+        report.state = state.name or ""
+        report.incident_id = getattr(outcome, "incident_id", approvals[0] if approvals else "")
+        alive = fault.alive()
+        texts = slack_stub.texts()
+        report.checks = {
+            "fault injected (pool really exhausted)": was_exhausted,
+            "incident declared in the channel": any("INCIDENT DECLARED" in t for t in texts),
+            "approval requested and given": bool(approvals),
+            "offending backends terminated": not (alive & fault.offending),
+            "healthy backends untouched": healthy <= alive,
+            "headroom restored (app can connect)": fault.can_connect(),
+            "resolution posted": any("INCIDENT RESOLVED" in t for t in texts),
+            "run ended Resolved": state.name == "Resolved",
+        }
+    if report.incident_id:
+        report.metrics = incident_metrics(record.get_incident(report.incident_id))
+        timeline = record.timeline(report.incident_id)
+        report.checks["post-mortem drafted"] = any(
+            e.step == "postmortem" and e.status == "completed" for e in timeline
+        )
+    record.close()
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--dsn",
+        default=os.environ.get("FIREBREAK_DRILL_PG_DSN", DEFAULT_DSN),
+        help="admin DSN of the local PostgreSQL (a sandbox database is created on it)",
+    )
+    args = parser.parse_args(argv)
+    report = run_db_pool_drill(args.dsn)
+    print(report.render())
+    return 0 if report.passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""The scribe role from the runbooks: every step goes into the record the moment it happens."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from prefect.exceptions import MissingContextError
+from prefect.logging import get_run_logger
+
+from incident.models import Incident, TimelineEvent
+from incident.record import IncidentRecord
+
+__all__ = ["Scribe"]
+
+
+def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger("firebreak")
+
+
+class Scribe:
+    """Writes timeline events to the durable record and mirrors them to the run's log."""
+
+    def __init__(self, record: IncidentRecord, incident: Incident) -> None:
+        self.record = record
+        self.incident = incident
+
+    def event(self, phase: str, step: str, status: str, message: str, **data: Any) -> TimelineEvent:
+        event = self.record.append(
+            TimelineEvent(
+                incident_id=self.incident.id,
+                phase=phase,
+                step=step,
+                status=status,
+                message=message,
+                data=data,
+            )
+        )
+        level = logging.WARNING if status in ("failed", "escalated") else logging.INFO
+        _logger().log(level, "[%s] %s/%s %s: %s", self.incident.id, phase, step, status, message)
+        return event
+
+    @contextmanager
+    def step(self, phase: str, step: str, message: str) -> Iterator[dict[str, Any]]:
+        """Record a step's start and its end; a step that raises is recorded as failed.
+
+        The yielded dict collects what the completion event should say.
+        """
+        self.event(phase, step, "started", message)
+        outcome: dict[str, Any] = {}
+        try:
+            yield outcome
+        except BaseException as exc:
+            self.event(phase, step, "failed", f"{message}: failed: {exc}")
+            raise
+        done = outcome.pop("message", f"{message}: done")
+        self.event(phase, step, "completed", done, **outcome)

@@ -1,0 +1,149 @@
+"""Objectives and thresholds: the numbers the runbooks set, as overridable defaults.
+
+Where the runbooks disagree the default names its source and the policy lets a team pick
+its own; tests compress every window and cadence here instead of sleeping.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from incident.severity import Severity, SeverityScheme
+
+__all__ = ["DEFAULT_OBJECTIVES", "EscalationStep", "IncidentPolicy", "Objectives"]
+
+
+class EscalationStep(BaseModel):
+    """Who is brought in once an incident has been open this long."""
+
+    model_config = ConfigDict(frozen=True)
+
+    after: timedelta
+    contact: str
+
+
+class Objectives(BaseModel):
+    """What one severity level promises."""
+
+    model_config = ConfigDict(frozen=True)
+
+    initial_response: timedelta
+    acknowledgement: timedelta
+    resolution_target: timedelta
+    status_update_cadence: timedelta | None = Field(
+        description="How often the incident channel hears from us; None: no fixed cadence"
+    )
+    page_on_call: bool
+    escalation: tuple[EscalationStep, ...] = ()
+
+
+def _steps(*pairs: tuple[int, str]) -> tuple[EscalationStep, ...]:
+    return tuple(EscalationStep(after=timedelta(minutes=m), contact=c) for m, c in pairs)
+
+
+# initial response and resolution: runbook 000 (P1-P4); acknowledgement: runbook 003;
+# update cadence: runbook 001 (15/30 min) and 002 (1 h for SEV3); paging: runbook 001's
+# flow chart (SEV1/2 page, SEV3/4 ticket); escalation: runbook 002's matrix.
+DEFAULT_OBJECTIVES: dict[Severity, Objectives] = {
+    Severity.CRITICAL: Objectives(
+        initial_response=timedelta(minutes=5),
+        acknowledgement=timedelta(minutes=15),
+        resolution_target=timedelta(hours=1),
+        status_update_cadence=timedelta(minutes=15),
+        page_on_call=True,
+        escalation=_steps(
+            (15, "On-call engineer"),
+            (30, "DevOps Lead"),
+            (60, "Engineering Manager"),
+            (120, "CTO"),
+        ),
+    ),
+    Severity.HIGH: Objectives(
+        initial_response=timedelta(minutes=15),
+        acknowledgement=timedelta(hours=2),
+        resolution_target=timedelta(hours=4),
+        status_update_cadence=timedelta(minutes=30),
+        page_on_call=True,
+        escalation=_steps(
+            (15, "On-call engineer"), (30, "DevOps Lead"), (60, "Engineering Manager")
+        ),
+    ),
+    Severity.MEDIUM: Objectives(
+        initial_response=timedelta(minutes=30),
+        acknowledgement=timedelta(hours=4),
+        resolution_target=timedelta(hours=24),
+        status_update_cadence=timedelta(hours=1),
+        page_on_call=False,
+        escalation=_steps((15, "On-call engineer"), (30, "DevOps Lead")),
+    ),
+    Severity.LOW: Objectives(
+        initial_response=timedelta(days=1),
+        acknowledgement=timedelta(hours=24),
+        resolution_target=timedelta(weeks=1),
+        status_update_cadence=None,
+        page_on_call=False,
+        escalation=_steps((15, "On-call engineer")),
+    ),
+}
+
+
+class IncidentPolicy(BaseModel):
+    """Every threshold a flow consults; one object, saved as the ``IncidentPolicy`` block."""
+
+    scheme: SeverityScheme = Field(
+        SeverityScheme.SEV, description="How severities are written in messages"
+    )
+    objectives: dict[Severity, Objectives] = Field(default_factory=lambda: dict(DEFAULT_OBJECTIVES))
+    incident_channel: str = Field("#incident-response", description="Runbook 000's channel")
+    approval_timeout: timedelta = Field(
+        timedelta(minutes=10),
+        description="How long a destructive action waits for a human before escalating",
+    )
+    approval_poll_interval: timedelta = timedelta(seconds=5)
+    long_query_threshold: timedelta = Field(
+        timedelta(minutes=5), description="Runbooks 001 and 004: queries older than 5 min"
+    )
+    min_connection_headroom: float = Field(
+        0.10,
+        ge=0,
+        le=1,
+        description="Free share of a connection limit below which it is exhausted",
+    )
+    verification_window: timedelta = Field(
+        timedelta(minutes=2), description="How long to wait for a mitigation to take effect"
+    )
+    verification_interval: timedelta = timedelta(seconds=10)
+    monitoring_window: timedelta = Field(
+        timedelta(minutes=30), description="Runbooks 000/001: monitor for 30 minutes"
+    )
+    diagnostic_timeout: timedelta = timedelta(seconds=30)
+    notification_attempts: int = Field(4, ge=1)
+    notification_max_wait: timedelta = Field(
+        timedelta(seconds=30), description="Longest Retry-After a message may wait for"
+    )
+
+    @field_validator("objectives", mode="before")
+    @classmethod
+    def _merge_with_defaults(cls, value: object) -> object:
+        """An override may name a few levels; the others keep the runbook defaults."""
+        if isinstance(value, dict):
+            merged: dict[object, object] = dict(DEFAULT_OBJECTIVES)
+            for key, objectives in value.items():
+                merged[Severity.parse(key)] = objectives
+            return merged
+        return value
+
+    def for_severity(self, severity: Severity) -> Objectives:
+        return self.objectives[severity]
+
+    def escalation_contact(self, severity: Severity, elapsed: timedelta) -> str:
+        """The contact the escalation matrix reaches at this age, one step up (see below)."""
+        steps = self.objectives[severity].escalation
+        if not steps:
+            return "On-call engineer"
+        reached = [s for s in steps if s.after <= elapsed]
+        # An approval nobody gave is itself a reason to go one step up.
+        index = min(len(reached), len(steps) - 1)
+        return steps[index].contact

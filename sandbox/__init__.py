@@ -1,0 +1,1 @@
+"""Local stand-ins for services a sandboxed drill cannot reach."""

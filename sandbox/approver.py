@@ -1,0 +1,48 @@
+"""A person at the Prefect UI, in code, for drills and tests: waits for the form, answers it.
+
+It goes through the same API the UI uses (read the paused run, resume it with input), from
+outside the flow run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection
+from typing import Any
+from uuid import UUID
+
+from prefect.client.orchestration import get_client
+from prefect.flow_runs import resume_flow_run
+
+from incident.record import IncidentRecord
+
+
+def wait_for_approval_request(
+    record: IncidentRecord,
+    scenario: str,
+    timeout: float = 90,
+    ignore: Collection[str] = (),
+) -> tuple[str, UUID, str]:
+    """(incident id, flow run id, plan digest) once the run is paused on its approval."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for incident in record.incidents(scenario=scenario):
+            if incident["id"] in ignore:
+                continue
+            asked = [
+                e
+                for e in record.timeline(incident["id"])
+                if e.step == "approval" and e.status == "started"
+            ]
+            if asked and incident["flow_run_id"]:
+                run_id = UUID(incident["flow_run_id"])
+                with get_client(sync_client=True) as client:
+                    state = client.read_flow_run(run_id).state
+                if state is not None and state.is_paused():
+                    return incident["id"], run_id, asked[-1].data["plan_digest"]
+        time.sleep(0.3)
+    raise TimeoutError(f"no {scenario} flow run paused for approval within {timeout}s")
+
+
+def answer(flow_run_id: UUID, **form: Any) -> None:
+    resume_flow_run(flow_run_id, run_input=form)

@@ -1,0 +1,583 @@
+"""Kubernetes diagnostics (runbook checks ``kubectl get pods``, ``kubectl rollout status``,
+``kubectl get events --sort-by=.lastTimestamp``), with API errors classified once, here.
+
+Every failure at the client boundary becomes a `TransientError` (timeout, refused or reset
+connection, 5xx, 429: Prefect retries it with backoff) or a `PermanentError` (401/403/404,
+bad kubeconfig, TLS trust: retrying cannot help); each message says what to do next. A read
+that still fails after its retries ends as an ``unreachable`` Finding, never an exception.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import prefect.runtime
+import urllib3
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config import ConfigException
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.tasks import exponential_backoff
+
+from blocks.kubernetes import KubernetesTarget
+from incident.errors import FirebreakError, PermanentError, TransientError
+from incident.models import Finding, FindingStatus
+from incident.redact import redact
+from tasks.retrying import retry_only_transient
+
+__all__ = [
+    "DEPLOYMENT_STATUS_CHECK",
+    "KubernetesError",
+    "KubernetesPermanentError",
+    "KubernetesTransientError",
+    "classify_kubernetes_error",
+    "get_deployment_status",
+    "kubernetes_api",
+    "read_deployment_status",
+]
+
+DEPLOYMENT_STATUS_CHECK = "deployment_status"
+REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
+
+READ_RETRIES = 3
+READ_RETRY_DELAY_SECONDS = 1.0  # backoff factor: 1, 2, 4 s, plus up to 50 % jitter
+READ_RETRY_JITTER_FACTOR = 0.5
+REQUESTS_PER_READ = 3  # deployments, pods, events
+MAX_WARNING_EVENTS = 10
+
+# Waiting reasons a kubelet reports while a container is merely starting: not problems.
+_STARTING_REASONS = frozenset({"ContainerCreating", "PodInitializing"})
+# Pod states a healthy rollout passes through; any other reason (a crash loop, an OOM kill,
+# an image that will not pull) degrades its deployment even while enough replicas serve.
+_SETTLING_REASONS = frozenset({"NotReady", "Pending"})
+_EPOCH = datetime.min.replace(tzinfo=UTC)
+_BEARER = re.compile(r"(bearer\s+)[A-Za-z0-9._~+/=-]+", re.I)
+
+T = TypeVar("T")
+
+
+class KubernetesError(FirebreakError):
+    """A classified Kubernetes API failure: the HTTP status, if any, and the attempts made."""
+
+    def __init__(self, message: str, *, status: int | None = None, attempts: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
+        self.attempts = attempts
+
+    def __reduce__(self) -> tuple[Any, ...]:  # keep the fields through Prefect's pickling
+        return (_rebuild, (type(self), str(self), self.status, self.attempts))
+
+
+class KubernetesTransientError(KubernetesError, TransientError):
+    """The API was unreachable, timed out, or answered 5xx/429: a retry may succeed."""
+
+
+class KubernetesPermanentError(KubernetesError, PermanentError):
+    """The API refused the request (401/403/404/4xx) or the client could not be configured."""
+
+
+def _rebuild(
+    cls: type[KubernetesError], message: str, status: int | None, attempts: int
+) -> KubernetesError:
+    return cls(message, status=status, attempts=attempts)
+
+
+def _where(target: KubernetesTarget) -> str:
+    """How a message names the target: the saved block's name, else its label."""
+    name = getattr(target, "_block_document_name", None)
+    return f"block '{name}'" if name else f"target {target.label}"
+
+
+def _clean(text: str) -> str:
+    """Never let a bearer token or a kubeconfig secret ride along in an error text."""
+    return redact(_BEARER.sub(r"\1***", text))
+
+
+def _api_message(exc: ApiException) -> str:
+    """The apiserver's own explanation (its Status ``message``), else the HTTP reason."""
+    try:
+        body = json.loads(exc.body or "")
+    except (TypeError, ValueError):
+        body = None
+    message = body.get("message") if isinstance(body, dict) else None
+    return _clean(str(message or exc.reason or "no reason given"))
+
+
+def classify_kubernetes_error(
+    exc: BaseException,
+    target: KubernetesTarget,
+    *,
+    host: str,
+    verb: str,
+    resource: str,
+    group: str = "",
+) -> KubernetesError | None:
+    """Turn a client-side exception into a Transient/PermanentError that says what to do next.
+
+    ``verb``/``resource``/``group`` name the request (``list``, ``deployments``, ``apps``) so a
+    403 can say exactly which permission to grant. Returns None for anything that is not a
+    failure of the API or the network (a bug), which must propagate unchanged.
+    """
+    where = _where(target)
+    ns = target.namespace
+    what = f"{verb} {resource}{'.' + group if group else ''} in namespace '{ns}'"
+    if isinstance(exc, ApiException):
+        status = exc.status or 0
+        detail = _api_message(exc)
+        if status == 0 and "CERTIFICATE_VERIFY_FAILED" in str(exc.reason):
+            return KubernetesPermanentError(
+                f"TLS verification of the Kubernetes API at {host} failed ({detail}): check "
+                f"certificate-authority in the kubeconfig of {where}"
+            )
+        if status == 401:
+            return KubernetesPermanentError(
+                f"the Kubernetes API at {host} rejected the credentials of {where} (401): the "
+                "token or client certificate in its kubeconfig is expired or wrong; refresh it",
+                status=status,
+            )
+        if status == 403:
+            api_group = f'apiGroup "{group}"' if group else "the core apiGroup"
+            return KubernetesPermanentError(
+                f"{where} may not {what} (403: {detail}): grant get/list on {resource} "
+                f"({api_group}) in namespace '{ns}' to the worker's ServiceAccount "
+                "(a Role and RoleBinding)",
+                status=status,
+            )
+        if status == 404:
+            return KubernetesPermanentError(
+                f"the Kubernetes API at {host} answered 404 to {what} ({detail}): check the "
+                f"namespace in {where}, and that the cluster serves {group or 'core'} APIs",
+                status=status,
+            )
+        if status in (408, 429) or status >= 500 or status == 0:
+            return KubernetesTransientError(
+                f"the Kubernetes API at {host} answered {status or 'no status'} to {what} "
+                f"({detail}): a transient server error; if it persists, check the apiserver's "
+                "health (its log, etcd, load)",
+                status=status or None,
+            )
+        return KubernetesPermanentError(
+            f"the Kubernetes API at {host} refused to {what} ({status}: {detail}): the "
+            "cluster does not accept this request; report it with the apiserver version",
+            status=status,
+        )
+    if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
+        exc = exc.reason
+    if isinstance(exc, urllib3.exceptions.SSLError) and "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        return KubernetesPermanentError(
+            f"TLS verification of the Kubernetes API at {host} failed: check "
+            f"certificate-authority and server in the kubeconfig of {where}"
+        )
+    if isinstance(exc, urllib3.exceptions.HTTPError | OSError):
+        kind = (
+            "timed out"
+            if isinstance(exc, TimeoutError | urllib3.exceptions.TimeoutError)
+            else "refused or dropped the connection"
+        )
+        return KubernetesTransientError(
+            f"Kubernetes API at {host} unreachable ({kind} while trying to {what}): check the "
+            f"kubeconfig/context in {where}, and that the apiserver is up and reachable from "
+            "the worker"
+        )
+    return None
+
+
+@contextmanager
+def kubernetes_api(target: KubernetesTarget) -> Iterator[client.ApiClient]:
+    """A fresh ApiClient for ``target``, closed afterwards; an unloadable config is permanent."""
+    try:
+        api = target.api_client()
+    except (ConfigException, OSError, ValueError) as exc:
+        source = (
+            "in-cluster config" if target.in_cluster else f"kubeconfig {target.kubeconfig_file()}"
+        )
+        raise KubernetesPermanentError(
+            f"cannot load the {source} (context {target.context or 'current'}) of "
+            f"{_where(target)}: {_clean(str(exc))}; set kubeconfig_path/context in the block, "
+            "or in_cluster when the worker runs in a pod"
+        ) from None
+    with api:
+        yield api
+
+
+def _call(
+    api: client.ApiClient,
+    target: KubernetesTarget,
+    fn: Callable[..., T],
+    *,
+    verb: str,
+    resource: str,
+    group: str = "",
+    **kwargs: Any,
+) -> T:
+    """One API request, bounded by the block's timeout, with its failure classified."""
+    try:
+        return fn(_request_timeout=target.request_timeout_seconds, **kwargs)
+    except Exception as exc:
+        error = classify_kubernetes_error(
+            exc, target, host=api.configuration.host, verb=verb, resource=resource, group=group
+        )
+        if error is None:
+            raise
+        raise error from None  # the classified message is complete; keep client internals out
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the state the way kubectl presents it
+
+
+def _matches(selector: client.V1LabelSelector | None, labels: dict[str, str]) -> bool:
+    """Does a pod with ``labels`` belong to a deployment with this selector?"""
+    if selector is None:
+        return False
+    if any(labels.get(k) != v for k, v in (selector.match_labels or {}).items()):
+        return False
+    for expr in selector.match_expressions or []:
+        value, values = labels.get(expr.key), expr.values or []
+        ok = {
+            "In": value in values,
+            "NotIn": value not in values,
+            "Exists": expr.key in labels,
+            "DoesNotExist": expr.key not in labels,
+        }.get(expr.operator, False)
+        if not ok:
+            return False
+    return bool(selector.match_labels or selector.match_expressions)
+
+
+def _is_ready(pod: client.V1Pod) -> bool:
+    return any(c.type == "Ready" and c.status == "True" for c in (pod.status.conditions or []))
+
+
+def _pod_problem(pod: client.V1Pod) -> dict[str, Any] | None:
+    """Why a pod is unhealthy (kubectl's STATUS column, plus the OOM kill behind a crash loop).
+
+    None for healthy, finished or terminating pods.
+    """
+    status = pod.status
+    if pod.metadata.deletion_timestamp or status.phase == "Succeeded":
+        return None
+    containers: list[dict[str, Any]] = []
+    for cs in [*(status.init_container_statuses or []), *(status.container_statuses or [])]:
+        waiting = cs.state.waiting if cs.state else None
+        terminated = cs.state.terminated if cs.state else None
+        last = cs.last_state.terminated if cs.last_state else None
+        containers.append(
+            {
+                "name": cs.name,
+                "ready": bool(cs.ready),
+                "restarts": cs.restart_count or 0,
+                "waiting_reason": waiting.reason if waiting else None,
+                "terminated_reason": terminated.reason if terminated else None,
+                "last_terminated_reason": last.reason if last else None,
+                "last_exit_code": last.exit_code if last else None,
+                "message": _clean(waiting.message) if waiting and waiting.message else None,
+            }
+        )
+    ready = _is_ready(pod)
+    failing = [
+        c
+        for c in containers
+        if c["waiting_reason"] and c["waiting_reason"] not in _STARTING_REASONS
+    ]
+    if ready and not failing:
+        return None
+    oom = [
+        c
+        for c in containers
+        if "OOMKilled" in (c["last_terminated_reason"], c["terminated_reason"])
+    ]
+    unschedulable = [
+        c.reason or "Unschedulable"
+        for c in status.conditions or []
+        if c.type == "PodScheduled" and c.status == "False"
+    ]
+    if oom:
+        reason = "OOMKilled"
+    elif failing:
+        reason = failing[0]["waiting_reason"]
+    elif unschedulable:
+        reason = unschedulable[0]
+    elif status.phase in ("Pending", "Failed", "Unknown"):
+        reason = status.reason or status.phase
+    else:
+        reason = "NotReady"
+    return {
+        "pod": pod.metadata.name,
+        "phase": status.phase,
+        "ready": ready,
+        "reason": reason,
+        "restarts": sum(c["restarts"] for c in containers),
+        "node": pod.spec.node_name if pod.spec else None,
+        "containers": containers,
+    }
+
+
+def _rollout(d: client.V1Deployment, desired: int) -> str:
+    """``kubectl rollout status``'s verdict, without waiting."""
+    st = d.status
+    if (d.metadata.generation or 0) > (st.observed_generation or 0):
+        return "waiting for the deployment spec update to be observed"
+    for cond in st.conditions or []:
+        if cond.type == "Progressing" and cond.reason == "ProgressDeadlineExceeded":
+            return "stalled: exceeded its progress deadline"
+    updated, replicas, available = (
+        st.updated_replicas or 0,
+        st.replicas or 0,
+        st.available_replicas or 0,
+    )
+    if updated < desired:
+        return f"in progress: {updated} of {desired} new replicas updated"
+    if replicas > updated:
+        return f"in progress: {replicas - updated} old replicas pending termination"
+    if available < updated:
+        return f"in progress: {available} of {updated} updated replicas available"
+    return "complete"
+
+
+def _event_time(e: client.CoreV1Event) -> datetime | None:
+    return e.last_timestamp or e.event_time or e.first_timestamp or e.metadata.creation_timestamp
+
+
+def _involves(e: client.CoreV1Event, names: Iterable[str]) -> bool:
+    """Does the event concern one of these deployments, or its ReplicaSets and pods?"""
+    obj = e.involved_object.name or ""
+    return any(obj == n or obj.startswith(f"{n}-") for n in names)
+
+
+def _iso(t: datetime | None) -> str | None:
+    return t.isoformat() if t else None
+
+
+def _assess(
+    target: KubernetesTarget,
+    deployments: list[client.V1Deployment],
+    pods: list[client.V1Pod],
+    events: list[client.CoreV1Event],
+) -> Finding:
+    watched = set(target.workloads)
+    if watched:
+        deployments = [d for d in deployments if d.metadata.name in watched]
+    missing = sorted(watched - {d.metadata.name for d in deployments})
+
+    rows: list[dict[str, Any]] = []
+    problem_pods: list[dict[str, Any]] = []
+    for d in sorted(deployments, key=lambda d: d.metadata.name):
+        name, st = d.metadata.name, d.status
+        desired = d.spec.replicas if d.spec.replicas is not None else 1
+        available = st.available_replicas or 0
+        own = [p for p in pods if _matches(d.spec.selector, p.metadata.labels or {})]
+        problems = [dict(p, deployment=name) for p in map(_pod_problem, own) if p]
+        problem_pods += problems
+        rollout = _rollout(d, desired)
+        if desired > 0 and available == 0:
+            health = "down"
+        elif (
+            available < desired
+            or rollout.startswith("stalled")
+            or any(p["reason"] not in _SETTLING_REASONS for p in problems)
+        ):
+            health = "degraded"
+        else:
+            health = "ok"
+        rows.append(
+            {
+                "name": name,
+                "health": health,
+                "desired": desired,
+                "ready": st.ready_replicas or 0,
+                "updated": st.updated_replicas or 0,
+                "available": available,
+                "unavailable": st.unavailable_replicas or max(desired - available, 0),
+                "revision": (d.metadata.annotations or {}).get(REVISION_ANNOTATION),
+                "images": [c.image for c in d.spec.template.spec.containers],
+                "rollout": rollout,
+                "restarts": sum(
+                    cs.restart_count or 0 for p in own for cs in p.status.container_statuses or []
+                ),
+                "problem_reasons": sorted({p["reason"] for p in problems}),
+            }
+        )
+
+    warnings = [e for e in events if e.type == "Warning"]
+    if watched:
+        warnings = [e for e in warnings if _involves(e, watched)]
+    warnings.sort(key=lambda e: _event_time(e) or _EPOCH, reverse=True)
+    recent = [
+        {
+            "last_seen": _iso(_event_time(e)),
+            "reason": e.reason,
+            "object": f"{e.involved_object.kind}/{e.involved_object.name}",
+            "message": _clean(e.message or ""),
+            "count": e.count or 1,
+        }
+        for e in warnings[:MAX_WARNING_EVENTS]
+    ]
+
+    down = [r for r in rows if r["health"] == "down"]
+    degraded = [r for r in rows if r["health"] == "degraded"]
+    if down or missing:
+        status = FindingStatus.CRITICAL
+    elif degraded or not rows:
+        status = FindingStatus.WARNING
+    else:
+        status = FindingStatus.OK
+
+    def describe(r: dict[str, Any]) -> str:
+        why = ", ".join(r["problem_reasons"]) or r["rollout"]
+        return f"{r['name']} {r['available']}/{r['desired']} available ({why})"
+
+    ns = f"namespace '{target.namespace}'"
+    if not rows and not missing:
+        summary = f"no deployments in {ns}: check the namespace and workloads in {_where(target)}"
+    elif status is FindingStatus.OK:
+        summary = (
+            f"deployment {rows[0]['name']} in {ns} has every replica available"
+            if len(rows) == 1
+            else f"all {len(rows)} deployments in {ns} have every replica available"
+        )
+    else:
+        parts = [f"{n} not found (deleted, or a typo in workloads)" for n in missing]
+        parts += [describe(r) for r in down + degraded]
+        summary = f"{len(parts)} of {len(rows) + len(missing)} deployments in {ns} need "
+        summary += "attention: " + "; ".join(parts)
+        if recent:
+            summary += f". Latest warning: {recent[0]['reason']} on {recent[0]['object']}"
+
+    return Finding(
+        check=DEPLOYMENT_STATUS_CHECK,
+        target=target.label,
+        status=status,
+        summary=summary,
+        evidence={
+            "namespace": target.namespace,
+            "deployments": rows,
+            "missing": missing,
+            "problem_pods": problem_pods,
+            "warning_events": recent,
+        },
+    )
+
+
+def _attempt_timeout(target: KubernetesTarget) -> float:
+    """One attempt's bound: every request at its own timeout, plus slack for the rest."""
+    return REQUESTS_PER_READ * target.request_timeout_seconds + 5
+
+
+def _read(
+    target: KubernetesTarget, ns: str
+) -> tuple[list[client.V1Deployment], list[client.V1Pod], list[client.CoreV1Event]]:
+    """The three reads behind the check: deployments, pods, Warning events (core/v1 events,
+    which every cluster version serves and the python client can parse)."""
+    with kubernetes_api(target) as api:
+        apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+        deployments = _call(
+            api,
+            target,
+            apps.list_namespaced_deployment,
+            verb="list",
+            resource="deployments",
+            group="apps",
+            namespace=ns,
+        ).items
+        pods = _call(
+            api, target, core.list_namespaced_pod, verb="list", resource="pods", namespace=ns
+        ).items
+        events = _call(
+            api,
+            target,
+            core.list_namespaced_event,
+            verb="list",
+            resource="events",
+            namespace=ns,
+            field_selector="type=Warning",
+        ).items
+    return deployments, pods, events
+
+
+@task(
+    name="read_deployment_status",
+    retries=READ_RETRIES,
+    retry_delay_seconds=exponential_backoff(backoff_factor=READ_RETRY_DELAY_SECONDS),
+    retry_jitter_factor=READ_RETRY_JITTER_FACTOR,
+    retry_condition_fn=retry_only_transient,
+    timeout_seconds=REQUESTS_PER_READ * 10 + 5,
+    cache_policy=NO_CACHE,
+    tags=["kubernetes", "read"],
+)
+def read_deployment_status(target: KubernetesTarget) -> Finding:
+    """One attempt at the deployment-status check; raises Transient/PermanentError.
+
+    Prefect retries the transient failures; callers wanting a Finding whatever happens use
+    `get_deployment_status`. Each failure carries the attempt it ended, for the Finding.
+    """
+    ns = target.namespace
+    try:
+        deployments, pods, events = _read(target, ns)
+    except KubernetesError as exc:
+        exc.attempts = prefect.runtime.task_run.run_count or 1
+        raise
+    return _assess(target, deployments, pods, events)
+
+
+@task(name="get_deployment_status", cache_policy=NO_CACHE, tags=["kubernetes"])
+def get_deployment_status(
+    target: KubernetesTarget,
+    retries: int = READ_RETRIES,
+    retry_delay_seconds: float = READ_RETRY_DELAY_SECONDS,
+) -> Finding:
+    """Runbook checks ``kubectl get pods``, ``rollout status``, ``get events``: one Finding.
+
+    CRITICAL when a deployment has no available replica, WARNING when some are unavailable
+    or pods crash-loop / are OOM-killed, OK otherwise; ``unreachable`` (with what to do next)
+    when the API cannot be read even after ``retries`` retries with exponential backoff
+    (``retry_delay_seconds`` doubling, plus jitter), so a dead cluster never crashes the flow.
+    """
+    read = read_deployment_status.with_options(
+        retries=retries,
+        retry_delay_seconds=exponential_backoff(backoff_factor=retry_delay_seconds),
+        timeout_seconds=_attempt_timeout(target),
+    )
+    if threading.current_thread() is not threading.main_thread():
+        # Prefect cannot interrupt a sync task in a worker thread (and warns on every run);
+        # there the per-request timeouts, which work in any thread, are the bound.
+        read.timeout_seconds = None
+    state = read(target, return_state=True)
+    if state.is_completed():
+        return state.result()
+    error = state.result(raise_on_failure=False)
+    if not isinstance(error, FirebreakError | TimeoutError):
+        # A bug, not the cluster: let it be seen.
+        raise error if isinstance(error, BaseException) else RuntimeError(state.message)
+    transient = not isinstance(error, PermanentError)
+    attempts = getattr(error, "attempts", None)
+    if isinstance(error, FirebreakError):
+        summary = _clean(str(error))
+    else:
+        summary = (
+            f"reading {_where(target)} took longer than {_attempt_timeout(target):g} s: the "
+            "Kubernetes API answers too slowly; check the apiserver's health, or raise "
+            "request_timeout_seconds in the block"
+        )
+    if attempts and attempts > 1:
+        summary += f" (gave up after {attempts} attempts)"
+    return Finding(
+        check=DEPLOYMENT_STATUS_CHECK,
+        target=target.label,
+        status=FindingStatus.UNREACHABLE,
+        summary=summary,
+        evidence={
+            "namespace": target.namespace,
+            "error": type(error).__name__,
+            "http_status": getattr(error, "status", None),
+            "transient": transient,
+            "attempts": attempts,
+        },
+    )

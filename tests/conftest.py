@@ -1,0 +1,14 @@
+"""The real local stack: Prefect API, PostgreSQL, Redis, Kubernetes, Slack stub."""
+
+import os
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_TO_API_BATCH_INTERVAL", "0.3")
+
+pytest_plugins = [
+    "tests.fixtures.prefect_api",
+    "tests.fixtures.postgres",
+    "tests.fixtures.redis",
+    "tests.fixtures.kubernetes",
+    "tests.fixtures.slack",
+]

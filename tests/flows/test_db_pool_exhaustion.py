@@ -1,0 +1,183 @@
+"""DB connection-pool exhaustion, end to end, against a real exhausted PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from prefect.client.orchestration import get_client
+
+from flows.scenarios.db_pool_exhaustion import SCENARIO, db_pool_exhaustion
+from incident.models import Alert, AlertSource
+from incident.policy import IncidentPolicy
+from sandbox.approver import answer, wait_for_approval_request
+
+pytestmark = pytest.mark.prefect
+
+
+def fast_policy(**overrides: object) -> IncidentPolicy:
+    """The runbook policy with every window compressed to test speed."""
+    values: dict[str, object] = {
+        "long_query_threshold": timedelta(seconds=1),
+        "approval_timeout": timedelta(seconds=60),
+        "approval_poll_interval": timedelta(seconds=1),
+        "verification_window": timedelta(seconds=15),
+        "verification_interval": timedelta(seconds=0.5),
+        "notification_max_wait": timedelta(seconds=3),
+        "notification_attempts": 3,
+    }
+    values.update(overrides)
+    return IncidentPolicy.model_validate(values)
+
+
+def pool_alert() -> Alert:
+    return Alert(
+        name="PostgresConnectionsExhausted",
+        source=AlertSource.ALERTMANAGER,
+        severity="SEV2",
+        summary="orders-db connection pool exhausted",
+        labels={"service": "orders", "severity": "SEV2"},
+    )
+
+
+def run_flow(background, **kwargs):
+    return background(db_pool_exhaustion, alert=pool_alert(), return_state=True, **kwargs)
+
+
+def artifact_keys(flow_run_id) -> set[str]:
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
+    return {a.key for a in artifacts if a.key}
+
+
+def test_approved_plan_terminates_exactly_the_offending_backends_and_restores_headroom(
+    prefect_api,
+    pool_exhaustion,
+    postgres_target,
+    incident_store,
+    record,
+    slack_stub,
+    slack_workspace,
+    kubernetes_target,
+    background,
+):
+    assert not pool_exhaustion.can_connect(), "the fault must really exhaust the role's pool"
+    healthy = set(pool_exhaustion.pids["healthy"])
+    run = run_flow(
+        background,
+        database=postgres_target,
+        store=incident_store,
+        slack=slack_workspace,
+        cluster=kubernetes_target,
+        policy=fast_policy(),
+    )
+
+    incident_id, flow_run_id, digest = wait_for_approval_request(record, SCENARIO)
+    planned = record.timeline(incident_id)[-1].data["items"]
+    assert set(planned) == pool_exhaustion.offending
+    assert pool_exhaustion.alive() >= pool_exhaustion.offending, "nothing may die before approval"
+
+    answer(flow_run_id, approve=True, approver="alice", reason="pool exhausted", plan_digest=digest)
+    state = run.join()
+
+    assert state.is_completed() and state.name == "Resolved", state.message
+    assert pool_exhaustion.alive() == healthy
+    assert pool_exhaustion.can_connect()
+
+    steps = [(e.phase, e.step, e.status) for e in record.timeline(incident_id)]
+    expected_order = [
+        ("declare", "declared", "completed"),
+        ("declare", "notify:declaration", "completed"),
+        ("assess", "diagnostics", "completed"),
+        ("investigate", "plan", "completed"),
+        ("mitigate", "approval", "started"),
+        ("mitigate", "approval", "completed"),
+        ("mitigate", "apply", "completed"),
+        ("resolve", "verify", "completed"),
+        ("resolve", "resolved", "completed"),
+        ("resolve", "notify:resolution", "completed"),
+        ("post-incident", "postmortem", "completed"),
+    ]
+    positions = [steps.index(step) for step in expected_order]
+    assert positions == sorted(positions), steps
+    seqs = [e.seq for e in record.timeline(incident_id)]
+    assert seqs == list(range(1, len(seqs) + 1))
+
+    findings = {f.check: f for f in record.findings(incident_id)}
+    assert findings["deployment_status"].status.value != "unreachable"
+    assert {
+        "connection_headroom",
+        "connections_by_state",
+        "long_running_queries",
+        "lock_waits",
+    } <= set(findings)
+    lock_roots = findings["lock_waits"].evidence["roots"]
+    assert [r["pid"] for r in lock_roots] == [pool_exhaustion.pids["idle_in_transaction"][0]]
+
+    incident = record.get_incident(incident_id)
+    assert incident["status"] == "resolved"
+    assert incident["acknowledged_at"] and incident["mitigated_at"] and incident["resolved_at"]
+    [approval] = record.approvals(incident_id)
+    assert (approval["decision"], approval["approver"]) == ("approved", "alice")
+    [action] = record.actions(incident_id)
+    assert {r["pid"] for r in action["results"] if r["outcome"] == "terminated"} == (
+        pool_exhaustion.offending
+    )
+
+    key = incident_id.lower()
+    assert {
+        f"{key}-approval-request",
+        f"{key}-timeline",
+        f"{key}-findings",
+        f"{key}-postmortem",
+    } <= artifact_keys(flow_run_id)
+
+    texts = [m["text"] for m in slack_stub.messages(channel="#incident-response")]
+    assert any("INCIDENT DECLARED" in t and incident_id in t for t in texts)
+    assert any("INCIDENT RESOLVED" in t and incident_id in t for t in texts)
+
+
+@pytest.mark.parametrize("how", ["rejected", "timed_out"])
+def test_without_approval_no_backend_is_terminated_and_the_incident_escalates(
+    how,
+    prefect_api,
+    pool_exhaustion,
+    postgres_target,
+    incident_store,
+    record,
+    slack_stub,
+    slack_workspace,
+    background,
+):
+    before = pool_exhaustion.alive()
+    policy = fast_policy(approval_timeout=timedelta(seconds=4 if how == "timed_out" else 60))
+    run = run_flow(
+        background,
+        database=postgres_target,
+        store=incident_store,
+        slack=slack_workspace,
+        policy=policy,
+    )
+    incident_id, flow_run_id, digest = wait_for_approval_request(record, SCENARIO)
+    if how == "rejected":
+        answer(flow_run_id, approve=False, approver="bob", reason="not sure", plan_digest=digest)
+    state = run.join()
+
+    assert state.is_completed() and state.name == "Escalated", state
+    assert "no backend was terminated" in state.message or "nothing terminated" in state.message
+    assert pool_exhaustion.alive() == before
+    assert not pool_exhaustion.can_connect()
+    assert record.actions(incident_id) == []
+    [approval] = record.approvals(incident_id)
+    assert approval["decision"] == how
+    incident = record.get_incident(incident_id)
+    assert incident["status"] == "escalated"
+    timeline = record.timeline(incident_id)
+    assert any(e.step == "escalated" for e in timeline)
+    assert not any(e.step == "apply" for e in timeline)
+    texts = [m["text"] for m in slack_stub.messages()]
+    assert any("ESCALATION" in t and incident_id in t for t in texts)

@@ -6,7 +6,7 @@ touches a scenario flow.
 
 from __future__ import annotations
 
-from blocks.slack import SlackWorkspace
+from blocks.slack import SlackWorkspace, redact_slack_tokens
 from flows.scribe import Scribe
 from incident.models import Delivery
 from incident.policy import IncidentPolicy
@@ -39,7 +39,13 @@ def announce(
             max_wait_seconds=policy.notification_max_wait.total_seconds(),
         )
     except Exception as exc:  # the task promises not to raise; a mitigation must never depend on it
-        delivery = Delivery(channel=channel, kind=kind, delivered=False, attempts=0, error=str(exc))
+        delivery = Delivery(
+            channel=channel,
+            kind=kind,
+            delivered=False,
+            attempts=0,
+            error=redact_slack_tokens(str(exc)),
+        )
     if delivery.delivered:
         scribe.event(
             phase,

@@ -27,11 +27,13 @@ def record_abnormal_end(flow: Any, flow_run: Any, state: Any) -> None:
         return
     try:
         timeline = scribe.record.timeline(scribe.incident.id)
-        finished = {(e.phase, e.step) for e in timeline if e.status != "started"}
-        open_steps = [
-            e for e in timeline if e.status == "started" and (e.phase, e.step) not in finished
-        ]
-        where = f"{open_steps[-1].phase}/{open_steps[-1].step}" if open_steps else "between steps"
+        latest: dict[tuple[str, str], str] = {}
+        order: list[tuple[str, str]] = []
+        for e in timeline:
+            latest[(e.phase, e.step)] = e.status
+            order.append((e.phase, e.step))
+        interrupted = [k for k in order if latest[k] in ("started", "failed")]
+        where = "/".join(interrupted[-1]) if interrupted else "between steps"
         last_done = next((e for e in reversed(timeline) if e.status == "completed"), None)
         scribe.event(
             "flow",

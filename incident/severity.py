@@ -69,7 +69,9 @@ class Severity(enum.IntEnum):
                 return cls(value)
             raise ValueError(f"severity {value!r} is not a level: use {ACCEPTED_FORMS}")
         if not isinstance(value, str):
-            raise ValueError(f"severity must be a string, got {type(value).__name__}")
+            raise ValueError(
+                f"severity must be a string, got {type(value).__name__}: use {ACCEPTED_FORMS}"
+            )
         text = value.strip().upper()
         if text.lower() in {m.name.lower() for m in cls}:
             return cls[text]

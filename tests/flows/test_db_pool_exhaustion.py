@@ -5,53 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from prefect.client.orchestration import get_client
 
-from flows.scenarios.db_pool_exhaustion import SCENARIO, db_pool_exhaustion
-from incident.models import Alert, AlertSource
-from incident.policy import IncidentPolicy
+from flows.scenarios.db_pool_exhaustion import SCENARIO
 from sandbox.approver import answer, wait_for_approval_request
+from tests.flows.support import artifact_keys, fast_policy, run_flow
 
 pytestmark = pytest.mark.prefect
-
-
-def fast_policy(**overrides: object) -> IncidentPolicy:
-    """The runbook policy with every window compressed to test speed."""
-    values: dict[str, object] = {
-        "long_query_threshold": timedelta(seconds=1),
-        "approval_timeout": timedelta(seconds=60),
-        "approval_poll_interval": timedelta(seconds=1),
-        "verification_window": timedelta(seconds=15),
-        "verification_interval": timedelta(seconds=0.5),
-        "notification_max_wait": timedelta(seconds=3),
-        "notification_attempts": 3,
-    }
-    values.update(overrides)
-    return IncidentPolicy.model_validate(values)
-
-
-def pool_alert() -> Alert:
-    return Alert(
-        name="PostgresConnectionsExhausted",
-        source=AlertSource.ALERTMANAGER,
-        severity="SEV2",
-        summary="orders-db connection pool exhausted",
-        labels={"service": "orders", "severity": "SEV2"},
-    )
-
-
-def run_flow(background, **kwargs):
-    return background(db_pool_exhaustion, alert=pool_alert(), return_state=True, **kwargs)
-
-
-def artifact_keys(flow_run_id) -> set[str]:
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
-
-    with get_client(sync_client=True) as client:
-        artifacts = client.read_artifacts(
-            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
-        )
-    return {a.key for a in artifacts if a.key}
 
 
 def test_approved_plan_terminates_exactly_the_offending_backends_and_restores_headroom(

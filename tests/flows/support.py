@@ -1,0 +1,52 @@
+"""What the flow tests share: a compressed policy, the alert, running a flow in the background."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+from flows.scenarios.db_pool_exhaustion import db_pool_exhaustion
+from incident.models import Alert, AlertSource
+from incident.policy import IncidentPolicy
+from tests.fixtures.prefect_api import Background
+
+
+def fast_policy(**overrides: object) -> IncidentPolicy:
+    """The runbook policy with every window compressed to test speed."""
+    values: dict[str, object] = {
+        "long_query_threshold": timedelta(seconds=1),
+        "approval_timeout": timedelta(seconds=60),
+        "approval_poll_interval": timedelta(seconds=1),
+        "verification_window": timedelta(seconds=15),
+        "verification_interval": timedelta(seconds=0.5),
+        "notification_max_wait": timedelta(seconds=3),
+        "notification_attempts": 3,
+    }
+    values.update(overrides)
+    return IncidentPolicy.model_validate(values)
+
+
+def pool_alert() -> Alert:
+    return Alert(
+        name="PostgresConnectionsExhausted",
+        source=AlertSource.ALERTMANAGER,
+        severity="SEV2",
+        summary="orders-db connection pool exhausted",
+        labels={"service": "orders", "severity": "SEV2"},
+    )
+
+
+def run_flow(background: type[Background], **kwargs: Any) -> Background:
+    return background(db_pool_exhaustion, alert=pool_alert(), return_state=True, **kwargs)
+
+
+def artifact_keys(flow_run_id: UUID) -> set[str]:
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
+    return {a.key for a in artifacts if a.key}

@@ -1,0 +1,301 @@
+"""DB-pool flow under faults: Slack down, target unreachable, wrong or invalid approvals,
+a mitigation that fails, dry runs, and secrets that must never leak."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import psycopg
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from blocks.postgres import PostgresTarget
+from flows.scenarios.db_pool_exhaustion import SCENARIO
+from sandbox.approver import answer, wait_for_approval_request
+from tests.flows.support import artifact_keys, fast_policy, run_flow
+
+pytestmark = pytest.mark.prefect
+
+
+def approve(record, approver="alice"):
+    incident_id, run_id, digest = wait_for_approval_request(record, SCENARIO)
+    answer(run_id, approve=True, approver=approver, reason="go", plan_digest=digest)
+    return incident_id, run_id
+
+
+@pytest.mark.parametrize("outage", ["500", "429"])
+def test_a_slack_outage_never_blocks_the_mitigation_and_is_in_the_timeline(
+    outage,
+    prefect_api,
+    pool_exhaustion,
+    postgres_target,
+    incident_store,
+    record,
+    slack_stub,
+    slack_workspace,
+    background,
+):
+    if outage == "500":
+        slack_stub.fail_always(500)
+    else:  # rate limited for longer than a message may wait: dropped at once
+        slack_stub.fail_always(429)
+    run = run_flow(
+        background,
+        database=postgres_target,
+        store=incident_store,
+        slack=slack_workspace,
+        policy=fast_policy(),
+    )
+    incident_id, _ = approve(record)
+    state = run.join()
+
+    assert state.name == "Resolved", state.message
+    assert not (pool_exhaustion.alive() & pool_exhaustion.offending)
+    failed = [e for e in record.timeline(incident_id) if e.step.startswith("notify:")]
+    assert {e.step for e in failed} >= {"notify:declaration", "notify:resolution"}
+    assert all(e.status == "failed" for e in failed)
+    assert all("not delivered" in e.message for e in failed)
+    assert slack_stub.messages() == []
+    assert len(slack_stub.calls_to("chat.postMessage")) >= 2 * len(failed) // 2
+
+
+def test_a_rate_limited_message_is_delayed_then_delivered(
+    prefect_api,
+    pool_exhaustion,
+    postgres_target,
+    incident_store,
+    record,
+    slack_stub,
+    slack_workspace,
+    background,
+):
+    slack_stub.rate_limit_next(1, retry_after=1)
+    run = run_flow(
+        background,
+        database=postgres_target,
+        store=incident_store,
+        slack=slack_workspace,
+        policy=fast_policy(),
+    )
+    incident_id, _ = approve(record)
+    assert run.join().name == "Resolved"
+    declaration = next(e for e in record.timeline(incident_id) if e.step == "notify:declaration")
+    assert declaration.status == "completed" and declaration.data["attempts"] == 2
+    assert any("INCIDENT DECLARED" in t for t in slack_stub.texts())
+
+
+def test_an_unreachable_database_gives_unreachable_findings_and_escalates_not_crashes(
+    prefect_api,
+    incident_store,
+    record,
+    slack_stub,
+    slack_workspace,
+    background,
+):
+    closed = PostgresTarget(dsn="postgresql://app:pw-not-shown@127.0.0.1:1/orders", name="orders")
+    state = run_flow(
+        background,
+        database=closed,
+        store=incident_store,
+        slack=slack_workspace,
+        policy=fast_policy(),
+    ).join()
+
+    assert state.is_completed() and state.name == "Escalated", state
+    [incident] = record.incidents(scenario=SCENARIO)
+    findings = record.findings(incident["id"])
+    pg = [f for f in findings if f.check != "deployment_status"]
+    assert pg and all(f.status.value == "unreachable" for f in pg)
+    assert all("refused the connection" in f.summary for f in pg)
+    assert "pw-not-shown" not in json.dumps([f.model_dump(mode="json") for f in findings])
+    assert record.approvals(incident["id"]) == []
+
+
+def test_dry_run_shows_the_plan_and_terminates_nothing(
+    prefect_api,
+    pool_exhaustion,
+    postgres_target,
+    incident_store,
+    record,
+    background,
+):
+    before = pool_exhaustion.alive()
+    state = run_flow(
+        background,
+        database=postgres_target,
+        store=incident_store,
+        slack=None,
+        policy=fast_policy(),
+        dry_run=True,
+    ).join()
+
+    assert state.name == "DryRun" and "would terminate" in state.message
+    assert pool_exhaustion.alive() == before
+    [incident] = record.incidents(scenario=SCENARIO)
+    [action] = record.actions(incident["id"])
+    assert action["status"] == "dry_run"
+    assert {r["pid"] for r in action["results"]} == pool_exhaustion.offending
+    assert all(r["outcome"] == "would terminate" for r in action["results"])
+    assert record.approvals(incident["id"]) == []
+
+
+def test_an_approval_for_another_plan_terminates_nothing(
+    prefect_api,
+    pool_exhaustion,
+    postgres_target,
+    incident_store,
+    record,
+    background,
+):
+    before = pool_exhaustion.alive()
+    run = run_flow(
+        background,
+        database=postgres_target,
+        store=incident_store,
+        slack=None,
+        policy=fast_policy(),
+    )
+    incident_id, run_id, digest = wait_for_approval_request(record, SCENARIO)
+    answer(run_id, approve=True, approver="mallory", reason="", plan_digest="0" * 16)
+    state = run.join()
+
+    assert state.name == "Escalated"
+    assert pool_exhaustion.alive() == before
+    [approval] = record.approvals(incident_id)
+    assert approval["decision"] == "rejected" and "not " + digest in approval["reason"]
+
+
+def test_an_invalid_answer_is_refused_and_the_run_keeps_waiting(
+    prefect_api,
+    pool_exhaustion,
+    postgres_target,
+    incident_store,
+    record,
+    background,
+):
+    run = run_flow(
+        background,
+        database=postgres_target,
+        store=incident_store,
+        slack=None,
+        policy=fast_policy(),
+    )
+    incident_id, run_id, digest = wait_for_approval_request(record, SCENARIO)
+    with pytest.raises(RuntimeError, match="[Ii]nvalid|approver"):
+        answer(run_id, approve=True, approver="", reason="", plan_digest=digest)
+    with get_client(sync_client=True) as client:
+        assert client.read_flow_run(run_id).state.is_paused()
+    answer(run_id, approve=False, approver="carol", reason="checking first", plan_digest=digest)
+    assert run.join().name == "Escalated"
+    assert pool_exhaustion.offending <= pool_exhaustion.alive()
+
+
+@pytest.fixture
+def unprivileged_target(scratch_database, admin_dsn):
+    """A monitoring role that can read every backend but may not terminate them."""
+    role = "fb_monitor_" + scratch_database.rsplit("_", 1)[-1][-8:]
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+        conn.execute(sql.SQL("GRANT pg_read_all_stats TO {}").format(sql.Identifier(role)))
+    params = conninfo_to_dict(scratch_database)
+    params["user"] = role
+    yield PostgresTarget(dsn=make_conninfo(**params), name="orders-db")
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (role,)
+        )
+        conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+def test_a_mitigation_that_fails_leaves_a_timeline_saying_where_it_stopped(
+    prefect_api,
+    pool_exhaustion,
+    unprivileged_target,
+    incident_store,
+    record,
+    background,
+):
+    run = run_flow(
+        background,
+        database=unprivileged_target,
+        store=incident_store,
+        slack=None,
+        policy=fast_policy(),
+    )
+    incident_id, _ = approve(record)
+    state = run.join()
+
+    assert state.is_failed()
+    assert pool_exhaustion.offending <= pool_exhaustion.alive()
+    timeline = record.timeline(incident_id)
+    apply = [e for e in timeline if e.step == "apply"]
+    assert [e.status for e in apply] == ["started", "failed"]
+    last = timeline[-1]
+    assert last.phase == "flow" and "during mitigate/apply" in last.message
+    assert "last completed step: mitigate/approval" in last.message
+    assert record.get_incident(incident_id)["status"] == "crashed"
+
+
+def test_no_secret_reaches_the_record_artifacts_messages_parameters_or_logs(
+    prefect_api,
+    pool_exhaustion,
+    scratch_database,
+    incident_store,
+    record,
+    slack_stub,
+    slack_workspace,
+    background,
+):
+    secret = "S3cret-Pa55word-xyz"
+    params = conninfo_to_dict(scratch_database)
+    params["password"] = secret  # trust auth accepts it, so it travels the whole way
+    target = PostgresTarget(dsn=make_conninfo(**params), name="orders-db")
+    token = slack_workspace.token.get_secret_value()
+    state = run_flow(
+        background,
+        database=target,
+        store=incident_store,
+        slack=slack_workspace,
+        policy=fast_policy(),
+        dry_run=True,
+    ).join()
+    assert state.name == "DryRun"
+    [incident] = record.incidents(scenario=SCENARIO)
+    run_id = incident["flow_run_id"]
+
+    with psycopg.connect(incident_store.dsn.get_secret_value()) as conn:
+        rows = [
+            conn.execute(
+                sql.SQL("SELECT row_to_json(t)::text FROM {}.{} t").format(
+                    sql.Identifier(incident_store.schema_name), sql.Identifier(table)
+                )
+            ).fetchall()
+            for table in ("incidents", "timeline", "findings", "approvals", "actions")
+        ]
+    time.sleep(1)  # logs reach the API in batches
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(run_id)
+        logs = client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run.id])))
+        from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]))
+        )
+    assert artifact_keys(run.id)
+    assert logs, "the run's logs should have reached the API"
+    everything = "\n".join(
+        [
+            json.dumps(rows, default=str),
+            json.dumps(run.parameters, default=str),
+            "\n".join(log.message for log in logs),
+            "\n".join(str(a.data) for a in artifacts),
+            json.dumps([c.body for c in slack_stub.calls], default=str),
+        ]
+    )
+    assert "orders-db" in everything
+    assert secret not in everything
+    assert token not in everything

@@ -1,0 +1,115 @@
+"""The PostgreSQL incident record: created on first use, written as things happen."""
+
+from __future__ import annotations
+
+import threading
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from incident.errors import PermanentError, TransientError
+from incident.models import Alert, Incident, IncidentStatus, TimelineEvent
+from incident.record import IncidentRecord
+
+
+def new_incident() -> Incident:
+    return Incident(title="pool exhausted", severity="P2", scenario="s", alert=Alert(name="a"))
+
+
+def event(incident_id: str, n: int) -> TimelineEvent:
+    return TimelineEvent(
+        incident_id=incident_id, phase="assess", step=f"s{n}", status="completed", message=str(n)
+    )
+
+
+def test_schema_is_created_once_even_by_concurrent_first_uses(incident_store):
+    dsn, schema = incident_store.dsn.get_secret_value(), incident_store.schema_name
+    errors: list[BaseException] = []
+
+    def first_use() -> None:
+        try:
+            IncidentRecord(dsn, schema).ensure_schema()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first_use) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with psycopg.connect(dsn) as conn:
+        tables = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+            (schema,),
+        ).fetchall()
+    assert {t[0] for t in tables} == {"incidents", "timeline", "findings", "approvals", "actions"}
+
+
+def test_an_event_is_visible_to_other_connections_the_moment_it_is_appended(record, incident_store):
+    incident = record.open_incident(new_incident())
+    record.append(event(incident.id, 1))
+    with psycopg.connect(incident_store.dsn.get_secret_value()) as other:
+        count = other.execute(
+            sql.SQL("SELECT count(*) FROM {}.timeline WHERE incident_id = %s").format(
+                sql.Identifier(incident_store.schema_name)
+            ),
+            (incident.id,),
+        ).fetchone()[0]
+    assert count == 1
+
+
+def test_concurrent_writers_get_a_gapless_order(incident_store):
+    writer = incident_store.open()
+    incident = writer.open_incident(new_incident())
+    records = [incident_store.open() for _ in range(4)]
+
+    def write(rec: IncidentRecord, start: int) -> None:
+        for n in range(start, start + 10):
+            rec.append(event(incident.id, n))
+
+    threads = [threading.Thread(target=write, args=(r, i * 10)) for i, r in enumerate(records)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    timeline = writer.timeline(incident.id)
+    assert [e.seq for e in timeline] == list(range(1, 41))
+    assert sorted(int(e.message) for e in timeline) == list(range(40))
+
+
+def test_a_milestone_is_stamped_once_and_keeps_its_first_time(record):
+    incident = record.open_incident(new_incident())
+    record.set_status(incident.id, IncidentStatus.IDENTIFIED, milestone="acknowledged_at")
+    first = record.get_incident(incident.id)["acknowledged_at"]
+    record.set_status(incident.id, IncidentStatus.MONITORING, milestone="acknowledged_at")
+    row = record.get_incident(incident.id)
+    assert row["acknowledged_at"] == first and row["status"] == "monitoring"
+
+
+def test_an_unknown_incident_or_milestone_is_a_clear_error(record):
+    with pytest.raises(PermanentError, match="not in the record"):
+        record.append(event("INC-nope", 1))
+    incident = record.open_incident(new_incident())
+    with pytest.raises(PermanentError, match="unknown milestone"):
+        record.set_status(incident.id, IncidentStatus.RESOLVED, milestone="done_at")
+
+
+def test_a_dropped_connection_is_reopened_and_the_write_goes_through(record, admin_dsn):
+    incident = record.open_incident(new_incident())
+    with psycopg.connect(admin_dsn, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE application_name = 'firebreak-record' AND pid <> pg_backend_pid()"
+        )
+    record.append(event(incident.id, 1))
+    assert [e.message for e in record.timeline(incident.id)] == ["1"]
+
+
+def test_an_unreachable_record_database_says_so_without_its_password():
+    rec = IncidentRecord("postgresql://firebreak:hunter2@127.0.0.1:1/record", write_attempts=1)
+    with pytest.raises(TransientError) as caught:
+        rec.ensure_schema()
+    assert "hunter2" not in str(caught.value)
+    assert "127.0.0.1:1" in str(caught.value)

@@ -1,0 +1,125 @@
+"""Targets, store and policy blocks: Prefect's block standards, secrets, clear missing-block errors."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from prefect.blocks.core import Block
+from prefect.client.orchestration import get_client
+from prefect.testing.standard_test_suites import BlockStandardTestSuite
+
+from blocks import (
+    BlockNotFound,
+    HealthEndpoints,
+    IncidentPolicyBlock,
+    IncidentStore,
+    PostgresTarget,
+    RedisTarget,
+    load_block,
+    resolve_block,
+)
+from incident.errors import PermanentError, TransientError
+from incident.policy import IncidentPolicy
+
+SECRET_DSN = "postgresql://app:Hunter2-secret@127.0.0.1:5432/orders"
+
+
+class OfflineBlockStandards(BlockStandardTestSuite):
+    def test_has_a_valid_image(self, block: type[Block]) -> None:
+        """The suite's version downloads the logo; there is no internet here, and no logo."""
+        assert block._logo_url is None or str(block._logo_url).startswith("https://")
+
+
+class TestPostgresTargetStandards(OfflineBlockStandards):
+    @pytest.fixture
+    def block(self) -> type[Block]:
+        return PostgresTarget
+
+
+class TestIncidentStoreStandards(OfflineBlockStandards):
+    @pytest.fixture
+    def block(self) -> type[Block]:
+        return IncidentStore
+
+
+class TestRedisTargetStandards(OfflineBlockStandards):
+    @pytest.fixture
+    def block(self) -> type[Block]:
+        return RedisTarget
+
+
+class TestHealthEndpointsStandards(OfflineBlockStandards):
+    @pytest.fixture
+    def block(self) -> type[Block]:
+        return HealthEndpoints
+
+
+class TestIncidentPolicyStandards(OfflineBlockStandards):
+    @pytest.fixture
+    def block(self) -> type[Block]:
+        return IncidentPolicyBlock
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        PostgresTarget(dsn=SECRET_DSN, name="orders-db"),
+        IncidentStore(dsn=SECRET_DSN),
+        RedisTarget(url="redis://:Hunter2-secret@127.0.0.1:6379/0"),
+    ],
+    ids=["postgres", "store", "redis"],
+)
+def test_a_secret_never_shows_in_repr_or_label(block):
+    assert "Hunter2-secret" not in repr(block)
+    assert "Hunter2-secret" not in str(block)
+    assert "Hunter2-secret" not in getattr(block, "label", "")
+
+
+@pytest.mark.prefect
+def test_a_saved_dsn_comes_back_from_the_api_only_obfuscated(prefect_api):
+    name = f"orders-{uuid.uuid4().hex[:8]}"
+    PostgresTarget(dsn=SECRET_DSN, name="orders-db").save(name)
+    with get_client(sync_client=True) as client:
+        shown = client.read_block_document_by_name(
+            name, PostgresTarget.get_block_type_slug(), include_secrets=False
+        )
+    assert "Hunter2-secret" not in shown.model_dump_json()
+    assert PostgresTarget.load(name).dsn.get_secret_value() == SECRET_DSN
+
+
+@pytest.mark.prefect
+def test_a_missing_block_names_itself_and_how_to_create_it(prefect_api):
+    with pytest.raises(BlockNotFound) as caught:
+        load_block(PostgresTarget, "no-such-db")
+    message = str(caught.value)
+    assert "no-such-db" in message
+    assert "PostgresTarget(...).save('no-such-db')" in message
+    assert "prefect block register -m blocks" in message
+
+
+@pytest.mark.prefect
+def test_a_policy_saved_as_a_block_loads_back_with_its_overrides(prefect_api):
+    name = f"policy-{uuid.uuid4().hex[:8]}"
+    IncidentPolicyBlock(policy=IncidentPolicy(approval_timeout=timedelta(seconds=42))).save(name)
+    loaded = resolve_block(IncidentPolicyBlock, name).policy
+    assert loaded.approval_timeout == timedelta(seconds=42)
+    assert loaded == IncidentPolicy(approval_timeout=timedelta(seconds=42))
+
+
+def test_resolve_accepts_a_block_or_a_name_and_nothing_else():
+    target = PostgresTarget(dsn=SECRET_DSN)
+    assert resolve_block(PostgresTarget, target) is target
+    with pytest.raises(TypeError, match="PostgresTarget"):
+        resolve_block(PostgresTarget, 42)
+
+
+def test_a_closed_port_is_transient_and_a_wrong_database_is_permanent(scratch_database):
+    closed = PostgresTarget(dsn="postgresql://app:Hunter2-secret@127.0.0.1:1/orders")
+    with pytest.raises(TransientError) as caught:
+        closed.connect()
+    assert "Hunter2-secret" not in str(caught.value) and "check the DSN" in str(caught.value)
+    missing = PostgresTarget(dsn=scratch_database.replace("fb_t_", "fb_missing_"))
+    with pytest.raises(PermanentError, match="does not exist"):
+        missing.connect()

@@ -1,8 +1,9 @@
 """PostgreSQL diagnostics and mitigations (runbooks 000 sc. 2, 001 pattern 1, 004 DB issues).
 
 Every statement is bounded by the target's statement_timeout and connect timeout (a Prefect
-timeout cannot interrupt a blocking call in a worker thread). Reads retry on transient failures and end as an ``unreachable`` finding in the assessment
-if the server never answers; the one write, ``terminate_backends``, is destructive.
+timeout cannot interrupt a blocking call in a worker thread). Reads retry on transient
+failures and end as an ``unreachable`` finding in the assessment if the server never
+answers; the one write, ``terminate_backends``, is destructive.
 """
 
 from __future__ import annotations

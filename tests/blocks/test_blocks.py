@@ -1,4 +1,4 @@
-"""Targets, store and policy blocks: Prefect's block standards, secrets, clear missing-block errors."""
+"""Targets, store and policy blocks: block standards, secrets, clear missing-block errors."""
 
 from __future__ import annotations
 

@@ -184,8 +184,8 @@ def test_an_invalid_answer_is_refused_and_the_run_keeps_waiting(
         slack=None,
         policy=fast_policy(),
     )
-    incident_id, run_id, digest = wait_for_approval_request(record, SCENARIO)
-    with pytest.raises(RuntimeError, match="[Ii]nvalid|approver"):
+    _, run_id, digest = wait_for_approval_request(record, SCENARIO)
+    with pytest.raises(RuntimeError, match=r"[Ii]nvalid|approver"):
         answer(run_id, approve=True, approver="", reason="", plan_digest=digest)
     with get_client(sync_client=True) as client:
         assert client.read_flow_run(run_id).state.is_paused()

@@ -64,7 +64,8 @@ class _RateLimited(TransientError):
         self.retry_after = retry_after
 
 
-@task(name="post_message", cache_policy=NO_CACHE, timeout_seconds=MAX_WAIT_SECONDS_LIMIT + 15)
+# No Prefect timeout: it cannot interrupt a worker thread, and the loop keeps its own deadline.
+@task(name="post_message", cache_policy=NO_CACHE)
 def post_message(
     slack: SlackWorkspace,
     text: str,

@@ -8,32 +8,22 @@ import pytest
 
 from flows.scenarios.db_pool_exhaustion import SCENARIO
 from sandbox.approver import answer, wait_for_approval_request
-from tests.flows.support import artifact_keys, fast_policy, run_flow
+from tests.flows.support import artifact_keys, fast_policy
 
 pytestmark = pytest.mark.prefect
 
 
 def test_approved_plan_terminates_exactly_the_offending_backends_and_restores_headroom(
-    prefect_api,
     pool_exhaustion,
-    postgres_target,
-    incident_store,
     record,
     slack_stub,
     slack_workspace,
     kubernetes_target,
-    background,
+    respond,
 ):
     assert not pool_exhaustion.can_connect(), "the fault must really exhaust the role's pool"
     healthy = set(pool_exhaustion.pids["healthy"])
-    run = run_flow(
-        background,
-        database=postgres_target,
-        store=incident_store,
-        slack=slack_workspace,
-        cluster=kubernetes_target,
-        policy=fast_policy(),
-    )
+    run = respond(slack=slack_workspace, cluster=kubernetes_target)
 
     incident_id, flow_run_id, digest = wait_for_approval_request(record, SCENARIO)
     planned = record.timeline(incident_id)[-1].data["items"]
@@ -103,24 +93,15 @@ def test_approved_plan_terminates_exactly_the_offending_backends_and_restores_he
 @pytest.mark.parametrize("how", ["rejected", "timed_out"])
 def test_without_approval_no_backend_is_terminated_and_the_incident_escalates(
     how,
-    prefect_api,
     pool_exhaustion,
-    postgres_target,
-    incident_store,
     record,
     slack_stub,
     slack_workspace,
-    background,
+    respond,
 ):
     before = pool_exhaustion.alive()
     policy = fast_policy(approval_timeout=timedelta(seconds=4 if how == "timed_out" else 60))
-    run = run_flow(
-        background,
-        database=postgres_target,
-        store=incident_store,
-        slack=slack_workspace,
-        policy=policy,
-    )
+    run = respond(slack=slack_workspace, policy=policy)
     incident_id, flow_run_id, digest = wait_for_approval_request(record, SCENARIO)
     if how == "rejected":
         answer(flow_run_id, approve=False, approver="bob", reason="not sure", plan_digest=digest)

@@ -1,0 +1,78 @@
+"""Redis diagnostics (runbook 000 phase 1: ``redis-cli INFO stats``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.tasks import exponential_backoff
+
+from blocks.redis import RedisTarget
+from incident.errors import PermanentError, TransientError
+from incident.models import Finding, FindingStatus
+from incident.redact import redact
+from tasks.retrying import retry_only_transient
+
+__all__ = ["read_redis_info"]
+
+_FIELDS = (
+    "connected_clients",
+    "blocked_clients",
+    "rejected_connections",
+    "evicted_keys",
+    "used_memory",
+    "maxmemory",
+    "keyspace_hits",
+    "keyspace_misses",
+)
+
+
+def _info(target: RedisTarget) -> dict[str, Any]:
+    """INFO from a fresh client; connection failures are classified here, once."""
+    client = target.client()
+    try:
+        return dict(client.info())
+    except redis.AuthenticationError:
+        raise PermanentError(
+            f"Redis {target.name or 'target'} refused the credentials: check the URL in its "
+            "RedisTarget block"
+        ) from None
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        raise TransientError(
+            f"Redis {target.name or 'target'} is unreachable "
+            f"({redact(str(exc), target.url.get_secret_value())}): check the URL in its "
+            "RedisTarget block and that the server is up"
+        ) from None
+    finally:
+        client.close()
+
+
+@task(
+    name="read_redis_info",
+    retries=3,
+    retry_delay_seconds=exponential_backoff(backoff_factor=0.5),
+    retry_jitter_factor=0.5,
+    retry_condition_fn=retry_only_transient,
+    cache_policy=NO_CACHE,
+)
+def read_redis_info(target: RedisTarget, max_memory_ratio: float = 0.9) -> Finding:
+    """Clients, blocked clients, rejected connections, evictions and memory against maxmemory."""
+    info = _info(target)
+    stats = {name: info.get(name, 0) for name in _FIELDS}
+    problems = []
+    if stats["blocked_clients"]:
+        problems.append(f"{stats['blocked_clients']} client(s) blocked")
+    if stats["rejected_connections"]:
+        problems.append(f"{stats['rejected_connections']} connection(s) rejected since start")
+    if stats["maxmemory"] and stats["used_memory"] > max_memory_ratio * stats["maxmemory"]:
+        problems.append(f"memory at {stats['used_memory'] / stats['maxmemory']:.0%} of maxmemory")
+    return Finding(
+        check="redis_info",
+        target=target.name or "redis",
+        status=FindingStatus.WARNING if problems else FindingStatus.OK,
+        summary="; ".join(problems)
+        or f"{stats['connected_clients']} clients, no blocked clients or rejections",
+        evidence=stats,
+    )

@@ -34,3 +34,6 @@ format: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .prefect .pytest_cache
+
+bench: $(STAMP)
+	$(PY) -m bench.record_append

@@ -95,19 +95,20 @@ def run_db_pool_drill(admin_dsn: str = DEFAULT_DSN, approve_after: float = 1.0) 
     target = PostgresTarget(dsn=_sandbox_dsn(admin_dsn), name="drill-orders-db")
     store = IncidentStore(dsn=admin_dsn, schema_name=RECORD_SCHEMA)
     record = store.open()
-    alert = Alert(
-        name="PostgresConnectionsExhausted",
-        source=AlertSource.DRILL,
-        severity="SEV2",
-        summary="[DRILL] orders-db connection pool exhausted",
-        labels={"service": "orders", "drill": "true"},
-    )
     with (
         SlackStub(token=DRILL_TOKEN) as slack_stub,
         PoolExhaustion(target.dsn.get_secret_value()) as fault,
     ):
         fault.wait_until_older_than(DRILL_POLICY.long_query_threshold.total_seconds() + 0.5)
         was_exhausted = not fault.can_connect()
+        # the alert fires once the pool is exhausted, as Alertmanager would
+        alert = Alert(
+            name="PostgresConnectionsExhausted",
+            source=AlertSource.DRILL,
+            severity="SEV2",
+            summary="[DRILL] orders-db connection pool exhausted",
+            labels={"service": "orders", "drill": "true"},
+        )
         healthy = set(fault.pids["healthy"])
         slack = SlackWorkspace(token=DRILL_TOKEN, api_base_url=slack_stub.base_url)
         approvals: list[str] = []

@@ -90,15 +90,13 @@ def _checks(
     return checks, []
 
 
-def _ended(outcome: IncidentOutcome) -> State:
+def _ended(outcome: IncidentOutcome, name: str | None = None) -> State:
     """A run that escalated completed its job; its state name says how it ended."""
-    names = {
-        IncidentStatus.RESOLVED: "Resolved",
-        IncidentStatus.ESCALATED: "Escalated",
-        IncidentStatus.MONITORING: "DryRun",
-    }
+    names = {IncidentStatus.RESOLVED: "Resolved", IncidentStatus.ESCALATED: "Escalated"}
     return Completed(
-        data=outcome, name=names.get(outcome.status, "Completed"), message=outcome.summary
+        data=outcome,
+        name=name or names.get(outcome.status, "Completed"),
+        message=outcome.summary,
     )
 
 
@@ -189,9 +187,9 @@ def db_pool_exhaustion(
         action = terminate_backends(target, plan, None, dry_run=True)
         scribe.record.record_action(incident.id, action)
         scribe.event("mitigate", "dry-run", "completed", action.summary, results=action.results)
-        scribe.record.set_status(incident.id, IncidentStatus.MONITORING)
+        scribe.record.set_status(incident.id, IncidentStatus.IDENTIFIED)
         publish_record(scribe, root_cause=plan.reason, follow_ups=FOLLOW_UPS)
-        return _ended(_outcome(incident.id, IncidentStatus.MONITORING, action.summary))
+        return _ended(_outcome(incident.id, IncidentStatus.IDENTIFIED, action.summary), "DryRun")
 
     scribe.record.set_status(incident.id, IncidentStatus.IDENTIFIED)
     approval = request_approval(scribe, plan, findings, rules)

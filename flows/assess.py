@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prefect import Task
-from prefect.futures import PrefectFuture
+from prefect.states import State
 
 from flows.scribe import Scribe
 from incident.models import Finding, FindingStatus
 
-__all__ = ["Check", "assess"]
+__all__ = ["Check", "assess", "finding_from_state"]
 
 
 @dataclass(frozen=True)
@@ -29,11 +29,10 @@ class Check:
     kwargs: dict[str, Any] = field(default_factory=dict)
 
 
-def _finding_from(check: Check, future: PrefectFuture[Finding]) -> Finding:
-    future.wait()
-    state = future.state
+def finding_from_state(check: Check, state: State[Finding]) -> Finding:
+    """A completed check's finding; a failed one (after its retries) as ``unreachable``."""
     if state.is_completed():
-        return future.result()
+        return state.result()
     error = state.result(raise_on_failure=False)
     return Finding(
         check=check.name,
@@ -54,8 +53,11 @@ def assess(
     """Submit every check at once; record each finding (and each skipped check) as read."""
     with scribe.step(phase, "diagnostics", f"running {len(checks)} diagnostics") as outcome:
         futures = [check.task.submit(**check.kwargs) for check in checks]
+        for future in futures:
+            future.wait()
         findings = [
-            _finding_from(check, future) for check, future in zip(checks, futures, strict=True)
+            finding_from_state(check, future.state)
+            for check, future in zip(checks, futures, strict=True)
         ]
         findings += skipped
         for finding in findings:

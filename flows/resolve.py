@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from blocks.slack import SlackWorkspace
-from flows.assess import Check
+from flows.assess import Check, finding_from_state
 from flows.communicate import announce
 from flows.scribe import Scribe
 from incident import templates
@@ -26,17 +26,7 @@ def verify(scribe: Scribe, check: Check, policy: IncidentPolicy) -> Finding:
         attempt = 0
         while True:
             attempt += 1
-            state = check.task(**check.kwargs, return_state=True)
-            finding = (
-                state.result()
-                if state.is_completed()
-                else Finding(
-                    check=check.name,
-                    target=check.target,
-                    status=FindingStatus.UNREACHABLE,
-                    summary=f"{check.name} could not run: {state.result(raise_on_failure=False)}",
-                )
-            )
+            finding = finding_from_state(check, check.task(**check.kwargs, return_state=True))
             if finding.status is FindingStatus.OK or time.monotonic() >= deadline:
                 break
             time.sleep(interval)

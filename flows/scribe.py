@@ -7,20 +7,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from prefect.exceptions import MissingContextError
-from prefect.logging import get_run_logger
-
 from incident.models import Incident, TimelineEvent
 from incident.record import IncidentRecord
+from tasks.logs import run_logger
 
 __all__ = ["Scribe"]
-
-
-def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
-    try:
-        return get_run_logger()
-    except MissingContextError:
-        return logging.getLogger("firebreak")
 
 
 class Scribe:
@@ -42,7 +33,7 @@ class Scribe:
             )
         )
         level = logging.WARNING if status in ("failed", "escalated") else logging.INFO
-        _logger().log(level, "[%s] %s/%s %s: %s", self.incident.id, phase, step, status, message)
+        run_logger().log(level, "[%s] %s/%s %s: %s", self.incident.id, phase, step, status, message)
         return event
 
     @contextmanager

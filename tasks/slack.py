@@ -8,7 +8,6 @@ returns a ``Delivery`` saying what happened instead of raising. The retry loop i
 from __future__ import annotations
 
 import http.client
-import logging
 import random
 import time
 import urllib.error
@@ -16,8 +15,6 @@ from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from prefect.exceptions import MissingContextError
-from prefect.logging import get_run_logger
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackRequestError
 
@@ -25,6 +22,7 @@ from blocks.slack import SlackWorkspace, redact_slack_tokens
 from incident.errors import PermanentError, TransientError
 from incident.models import Delivery
 from incident.redact import redact
+from tasks.logs import run_logger
 
 __all__ = ["MAX_WAIT_SECONDS_LIMIT", "post_message"]
 
@@ -52,8 +50,6 @@ _TRANSIENT_ERRORS = {
     "service_unavailable",
     "request_timeout",
 }
-
-_log = logging.getLogger(__name__)
 
 
 class _RateLimited(TransientError):
@@ -91,7 +87,7 @@ def post_message(
     budget = min(max(max_wait_seconds, 0.0), MAX_WAIT_SECONDS_LIMIT)
     deadline = time.monotonic() + budget
     attempts = max(1, attempts)
-    logger = _logger()
+    logger = run_logger()
     client = slack.client()
     made, error = 0, ""
     while made < attempts:
@@ -245,10 +241,3 @@ def _backoff(attempt: int) -> float:
 def _scrub(text: str, token: str) -> str:
     """No bot token (this one or any other) leaves the task in a message."""
     return redact_slack_tokens(redact(text, token))
-
-
-def _logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
-    try:
-        return get_run_logger()
-    except MissingContextError:
-        return _log

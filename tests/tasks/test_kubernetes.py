@@ -97,6 +97,11 @@ def test_deployment_with_no_available_replica_makes_the_finding_critical(
 def test_deployment_with_some_replicas_crash_looping_alone_is_a_warning(
     seeded_cluster: SeededCluster,
 ) -> None:
+    if not seeded_cluster.fake_node:
+        pytest.skip(
+            f"{seeded_cluster.degraded} (one of two pods crash-looping) is seeded only on the "
+            "fake kubelet: one pod is made to crash by an annotation only the fake kubelet honours"
+        )
     target = KubernetesTarget(
         kubeconfig_path=seeded_cluster.kubeconfig,
         namespace=seeded_cluster.namespace,

@@ -237,7 +237,7 @@ def test_failure_outside_a_run_is_logged_not_raised(
         delivery = post_message.fn(slack_workspace, "update", attempts=2)
 
     assert delivery.delivered is False
-    warnings = [r for r in caplog.records if r.name == "tasks.slack" and r.levelname == "WARNING"]
+    warnings = [r for r in caplog.records if r.name == "firebreak" and r.levelname == "WARNING"]
     assert len(warnings) == 1
     assert "not delivered after 2 attempt(s)" in warnings[0].getMessage()
 

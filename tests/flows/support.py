@@ -8,6 +8,8 @@ from uuid import UUID
 
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+from prefect.input.actions import read_flow_run_input
+from prefect.input.run_input import keyset_from_paused_state
 
 from flows.scenarios.db_pool_exhaustion import db_pool_exhaustion
 from incident.models import Alert, AlertSource
@@ -50,3 +52,11 @@ def artifact_keys(flow_run_id: UUID) -> set[str]:
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
         )
     return {a.key for a in artifacts if a.key}
+
+
+def approval_form_description(flow_run_id: UUID) -> str:
+    """The markdown the Prefect UI shows above the paused run's approval form."""
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(flow_run_id).state
+    keyset = keyset_from_paused_state(state)
+    return read_flow_run_input(keyset["description"], flow_run_id)

@@ -8,7 +8,7 @@ import pytest
 
 from flows.scenarios.db_pool_exhaustion import SCENARIO
 from sandbox.approver import answer, wait_for_approval_request
-from tests.flows.support import artifact_keys, fast_policy
+from tests.flows.support import approval_form_description, artifact_keys, fast_policy
 
 pytestmark = pytest.mark.prefect
 
@@ -26,6 +26,11 @@ def test_approved_plan_terminates_exactly_the_offending_backends_and_restores_he
     run = respond(slack=slack_workspace, cluster=kubernetes_target)
 
     incident_id, flow_run_id, digest = wait_for_approval_request(record, SCENARIO)
+    form = approval_form_description(flow_run_id)  # what the approver reads in the UI
+    for pid in pool_exhaustion.offending:
+        assert f"| {pid} | {pool_exhaustion.role} |" in form
+    assert "pg_sleep(3600)" in form and digest in form
+    assert all(f"| {pid} |" not in form for pid in pool_exhaustion.pids["healthy"])
     planned = record.timeline(incident_id)[-1].data["items"]
     assert set(planned) == pool_exhaustion.offending
     assert pool_exhaustion.alive() >= pool_exhaustion.offending, "nothing may die before approval"

@@ -7,7 +7,12 @@ from typing import Any
 from uuid import UUID
 
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+from prefect.client.schemas.filters import (
+    ArtifactCollectionFilter,
+    ArtifactCollectionFilterKey,
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+)
 from prefect.input.actions import read_flow_run_input
 from prefect.input.run_input import keyset_from_paused_state
 
@@ -60,3 +65,13 @@ def approval_form_description(flow_run_id: UUID) -> str:
         state = client.read_flow_run(flow_run_id).state
     keyset = keyset_from_paused_state(state)
     return read_flow_run_input(keyset["description"], flow_run_id)
+
+
+def artifact_markdown(key: str) -> str:
+    """The latest version of a markdown artifact, as the UI renders it."""
+    with get_client(sync_client=True) as client:
+        artifact = client.read_latest_artifacts(
+            artifact_filter=ArtifactCollectionFilter(key=ArtifactCollectionFilterKey(any_=[key]))
+        )
+    assert artifact, f"no artifact {key}"
+    return str(artifact[0].data)

@@ -5,10 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from prefect.client.orchestration import get_client
 
 from flows.scenarios.db_pool_exhaustion import SCENARIO
 from sandbox.approver import answer, wait_for_approval_request
-from tests.flows.support import approval_form_description, artifact_keys, fast_policy
+from tests.flows.support import (
+    approval_form_description,
+    artifact_keys,
+    artifact_markdown,
+    fast_policy,
+)
 
 pytestmark = pytest.mark.prefect
 
@@ -90,6 +96,12 @@ def test_approved_plan_terminates_exactly_the_offending_backends_and_restores_he
         f"{key}-postmortem",
     } <= artifact_keys(flow_run_id)
 
+    postmortem = artifact_markdown(f"{key}-postmortem")
+    assert f"**Incident:** {incident_id}" in postmortem
+    assert "| time to mitigate |" in postmortem and "| time to resolve |" in postmortem
+    assert "terminate_backends on" in postmortem and "terminated 6 of 6" in postmortem
+    assert postmortem.count("| declare |") >= 2  # the timeline table, from the record
+
     texts = [m["text"] for m in slack_stub.messages(channel="#incident-response")]
     assert any("INCIDENT DECLARED" in t and incident_id in t for t in texts)
     assert any("INCIDENT RESOLVED" in t and incident_id in t for t in texts)
@@ -124,5 +136,8 @@ def test_without_approval_no_backend_is_terminated_and_the_incident_escalates(
     timeline = record.timeline(incident_id)
     assert any(e.step == "escalated" for e in timeline)
     assert not any(e.step == "apply" for e in timeline)
+    with get_client(sync_client=True) as client:  # what the UI shows, not just what we returned
+        final = client.read_flow_run(flow_run_id).state
+    assert (final.type.value, final.name) == ("COMPLETED", "Escalated")
     texts = [m["text"] for m in slack_stub.messages()]
     assert any("ESCALATION" in t and incident_id in t for t in texts)

@@ -72,13 +72,22 @@ def test_a_rate_limited_message_is_delayed_then_delivered(
     assert any("INCIDENT DECLARED" in t for t in slack_stub.texts())
 
 
+@pytest.mark.parametrize("fault", ["closed port", "wrong database"])
 def test_an_unreachable_database_gives_unreachable_findings_and_escalates_not_crashes(
+    fault,
     record,
     slack_workspace,
     respond,
+    admin_dsn,
 ):
-    closed = PostgresTarget(dsn="postgresql://app:pw-not-shown@127.0.0.1:1/orders", name="orders")
-    state = respond(database=closed, slack=slack_workspace).join()
+    params = conninfo_to_dict(admin_dsn)
+    params["password"] = "pw-not-shown"
+    if fault == "closed port":
+        params["port"] = "1"
+    else:
+        params["dbname"] = "no_such_database"
+    broken = PostgresTarget(dsn=make_conninfo(**params), name="orders")
+    state = respond(database=broken, slack=slack_workspace).join()
 
     assert state.is_completed() and state.name == "Escalated", state
     [incident] = record.incidents(scenario=SCENARIO)

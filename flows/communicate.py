@@ -1,10 +1,19 @@
-"""Communication as a side channel: every message is attempted, recorded, and never blocks.
+"""Communication as a side channel: every message is attempted, recorded, and never waited on.
 
-Channels plug in here (Slack now; status page and paging next), so adding one never
-touches a scenario flow.
+A message is submitted and the flow moves on; when the post ends (delivered, or given up
+after its retries) its outcome is written to the timeline. A slow or failing Slack therefore
+never delays a diagnostic or a mitigation. ``Scribe.settle`` waits for what is still in
+flight before the post-mortem is written and before a run ends.
+
+Channels plug in here (Slack now; status page and paging next), so adding one never touches
+a scenario flow.
 """
 
 from __future__ import annotations
+
+import threading
+
+from prefect.futures import PrefectFuture
 
 from blocks.slack import SlackWorkspace, redact_slack_tokens
 from flows.scribe import Scribe
@@ -23,45 +32,58 @@ def announce(
     phase: str,
     kind: str,
     text: str,
-) -> Delivery | None:
-    """Post ``text`` to the incident channel and write what became of it into the timeline."""
+) -> None:
+    """Post ``text`` to the incident channel in the background; record what became of it."""
+    step = f"notify:{kind}"
     if slack is None:
-        scribe.event(phase, f"notify:{kind}", "skipped", "no Slack workspace configured")
-        return None
+        scribe.event(phase, step, "skipped", "no Slack workspace configured")
+        return
     channel = scribe.incident.channel
-    try:
-        delivery = post_message(
-            slack,
-            text,
-            channel=channel,
-            kind=kind,
-            attempts=policy.notification_attempts,
-            max_wait_seconds=policy.notification_max_wait.total_seconds(),
-        )
-    except Exception as exc:  # the task promises not to raise; a mitigation must never depend on it
-        delivery = Delivery(
-            channel=channel,
-            kind=kind,
-            delivered=False,
-            attempts=0,
-            error=redact_slack_tokens(str(exc)),
-        )
+    recorded = threading.Event()
+
+    def record(future: PrefectFuture[Delivery]) -> None:
+        try:
+            outcome = future.result(raise_on_failure=False)
+            if not isinstance(outcome, Delivery):  # the task promises not to raise; if it did
+                outcome = Delivery(
+                    channel=channel,
+                    kind=kind,
+                    delivered=False,
+                    attempts=0,
+                    error=redact_slack_tokens(str(outcome)),
+                )
+            _record_delivery(scribe, phase, step, outcome)
+        finally:
+            recorded.set()
+
+    scribe.pending.append(recorded)
+    future = post_message.submit(
+        slack,
+        text,
+        channel=channel,
+        kind=kind,
+        attempts=policy.notification_attempts,
+        max_wait_seconds=policy.notification_max_wait.total_seconds(),
+    )
+    future.add_done_callback(record)
+
+
+def _record_delivery(scribe: Scribe, phase: str, step: str, delivery: Delivery) -> None:
     if delivery.delivered:
         scribe.event(
             phase,
-            f"notify:{kind}",
+            step,
             "completed",
-            f"{kind} message posted to {channel}",
+            f"{delivery.kind} message posted to {scribe.incident.channel}",
             attempts=delivery.attempts,
             ts=delivery.ts,
         )
     else:
         scribe.event(
             phase,
-            f"notify:{kind}",
+            step,
             "failed",
-            f"{kind} message to {channel} not delivered after {delivery.attempts} attempt(s): "
-            f"{delivery.error}",
+            f"{delivery.kind} message to {scribe.incident.channel} not delivered after "
+            f"{delivery.attempts} attempt(s): {delivery.error}",
             attempts=delivery.attempts,
         )
-    return delivery

@@ -26,6 +26,7 @@ def record_abnormal_end(flow: Any, flow_run: Any, state: Any) -> None:
     if scribe is None:
         return
     try:
+        scribe.settle(timeout=30)
         timeline = scribe.record.timeline(scribe.incident.id)
         latest: dict[tuple[str, str], str] = {}
         order: list[tuple[str, str]] = []

@@ -13,6 +13,7 @@ __all__ = ["publish_record"]
 def publish_record(scribe: Scribe, *, root_cause: str, follow_ups: list[str]) -> str:
     """Timeline, findings and post-mortem as artifacts; returns the post-mortem markdown."""
     record, incident_id = scribe.record, scribe.incident.id
+    scribe.settle()  # the post-mortem tells what became of every message
     scribe.event("post-incident", "postmortem", "started", "drafting the post-mortem")
     row = record.get_incident(incident_id)
     timeline = record.timeline(incident_id)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -20,6 +22,7 @@ class Scribe:
     def __init__(self, record: IncidentRecord, incident: Incident) -> None:
         self.record = record
         self.incident = incident
+        self.pending: list[threading.Event] = []  # messages still in flight (communicate.py)
 
     def event(self, phase: str, step: str, status: str, message: str, **data: Any) -> TimelineEvent:
         event = self.record.append(
@@ -35,6 +38,11 @@ class Scribe:
         level = logging.WARNING if status in ("failed", "escalated") else logging.INFO
         run_logger().log(level, "[%s] %s/%s %s: %s", self.incident.id, phase, step, status, message)
         return event
+
+    def settle(self, timeout: float = 90) -> bool:
+        """Wait for in-flight messages to be recorded; False if some were still out at timeout."""
+        deadline = time.monotonic() + timeout
+        return all(done.wait(max(deadline - time.monotonic(), 0)) for done in list(self.pending))
 
     @contextmanager
     def step(self, phase: str, step: str, message: str) -> Iterator[dict[str, Any]]:

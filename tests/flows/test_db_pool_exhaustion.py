@@ -51,7 +51,6 @@ def test_approved_plan_terminates_exactly_the_offending_backends_and_restores_he
     steps = [(e.phase, e.step, e.status) for e in record.timeline(incident_id)]
     expected_order = [
         ("declare", "declared", "completed"),
-        ("declare", "notify:declaration", "completed"),
         ("assess", "diagnostics", "completed"),
         ("investigate", "plan", "completed"),
         ("mitigate", "approval", "started"),
@@ -59,11 +58,18 @@ def test_approved_plan_terminates_exactly_the_offending_backends_and_restores_he
         ("mitigate", "apply", "completed"),
         ("resolve", "verify", "completed"),
         ("resolve", "resolved", "completed"),
-        ("resolve", "notify:resolution", "completed"),
         ("post-incident", "postmortem", "completed"),
     ]
     positions = [steps.index(step) for step in expected_order]
     assert positions == sorted(positions), steps
+    # messages go out in the background: each is recorded after what it announces,
+    # and before the post-mortem that reports on it
+    postmortem_at = steps.index(("post-incident", "postmortem", "completed"))
+    for announced, notice in [
+        (("declare", "declared", "completed"), ("declare", "notify:declaration", "completed")),
+        (("resolve", "resolved", "completed"), ("resolve", "notify:resolution", "completed")),
+    ]:
+        assert steps.index(announced) < steps.index(notice) < postmortem_at
     seqs = [e.seq for e in record.timeline(incident_id)]
     assert seqs == list(range(1, len(seqs) + 1))
 

@@ -67,8 +67,11 @@ def test_a_rate_limited_message_is_delayed_then_delivered(
     run = respond(slack=slack_workspace)
     incident_id, _ = approve(record)
     assert run.join().name == "Resolved"
-    declaration = next(e for e in record.timeline(incident_id) if e.step == "notify:declaration")
+    timeline = record.timeline(incident_id)
+    declaration = next(e for e in timeline if e.step == "notify:declaration")
     assert declaration.status == "completed" and declaration.data["attempts"] == 2
+    diagnostics = next(e for e in timeline if e.step == "diagnostics" and e.status == "started")
+    assert diagnostics.seq < declaration.seq, "the response went on while Slack made it wait"
     assert any("INCIDENT DECLARED" in t for t in slack_stub.texts())
 
 

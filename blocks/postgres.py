@@ -17,7 +17,10 @@ class PostgresTarget(Block):
     """A PostgreSQL server Firebreak diagnoses and, with approval, acts on.
 
     The DSN's role needs ``pg_read_all_stats`` to see every backend's query, and
-    ``pg_signal_backend`` (or superuser) to terminate backends.
+    ``pg_signal_backend`` (or superuser) to terminate backends. When the *server's*
+    max_connections is what ran out, only reserved slots remain: use a superuser (or, from
+    PostgreSQL 16, a member of ``pg_use_reserved_connections``); diagnostics that still find
+    no slot retry with backoff and end as ``unreachable`` findings.
 
     Example:
         ```python

@@ -209,7 +209,8 @@ def db_pool_exhaustion(
         out["results"] = list(action.results)
     scribe.record.set_status(incident.id, IncidentStatus.MONITORING, milestone="mitigated_at")
 
-    after = verify(scribe, checks[0], rules)
+    headroom_check = next(c for c in checks if c.name == "connection_headroom")
+    after = verify(scribe, headroom_check, rules)
     if after.status is not FindingStatus.OK:
         why = f"terminated {action.summary} but headroom did not recover: {after.summary}"
         return _ended(_escalated(scribe, workspace, rules, why, approval=approval))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 
 import psycopg
 import pytest
@@ -13,10 +14,11 @@ from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from blocks.policy import IncidentPolicyBlock
 from blocks.postgres import PostgresTarget
 from flows.scenarios.db_pool_exhaustion import SCENARIO
 from sandbox.approver import answer, wait_for_approval_request
-from tests.flows.support import artifact_keys
+from tests.flows.support import artifact_keys, fast_policy
 
 pytestmark = pytest.mark.prefect
 
@@ -242,3 +244,35 @@ def test_no_secret_reaches_the_record_artifacts_messages_parameters_or_logs(
     assert "orders-db" in everything
     assert secret not in everything
     assert token not in everything
+
+
+def test_a_run_configured_by_block_names_loads_every_block_from_the_api(
+    pool_exhaustion, postgres_target, incident_store, record, slack_stub, slack_workspace, respond
+):
+    suffix = uuid.uuid4().hex[:8]
+    postgres_target.save(f"orders-db-{suffix}")
+    incident_store.save(f"incident-store-{suffix}")
+    slack_workspace.save(f"incident-slack-{suffix}")
+    IncidentPolicyBlock(policy=fast_policy()).save(f"incident-policy-{suffix}")
+
+    state = respond(
+        database=f"orders-db-{suffix}",
+        store=f"incident-store-{suffix}",
+        slack=f"incident-slack-{suffix}",
+        policy=f"incident-policy-{suffix}",
+        dry_run=True,
+    ).join()
+
+    assert state.name == "DryRun", state.message
+    [incident] = record.incidents(scenario=SCENARIO)
+    assert any("INCIDENT DECLARED" in t and incident["id"] in t for t in slack_stub.texts())
+    with get_client(sync_client=True) as client:
+        parameters = client.read_flow_run(incident["flow_run_id"]).parameters
+    assert parameters["database"] == f"orders-db-{suffix}"
+
+
+def test_a_missing_block_fails_the_run_before_anything_happens(record, respond):
+    state = respond(database="no-such-database-block").join()
+    assert state.is_failed()
+    assert "PostgresTarget block 'no-such-database-block'" in state.message
+    assert record.incidents(scenario=SCENARIO) == []

@@ -8,6 +8,7 @@ os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
 
 pytest_plugins = [
     "tests.fixtures.prefect_api",
+    "tests.fixtures.prefect_server",
     "tests.fixtures.postgres",
     "tests.fixtures.redis",
     "tests.fixtures.kubernetes",

@@ -57,6 +57,9 @@ def announce(
             recorded.set()
 
     scribe.pending.append(recorded)
+    # Each message waits for the one before it, so the channel reads in order even when a
+    # slow post (a 429's Retry-After) is overtaken by the response.
+    previous = scribe.last_message
     future = post_message.submit(
         slack,
         text,
@@ -64,7 +67,9 @@ def announce(
         kind=kind,
         attempts=policy.notification_attempts,
         max_wait_seconds=policy.notification_max_wait.total_seconds(),
+        wait_for=[previous] if previous is not None else None,
     )
+    scribe.last_message = future
     future.add_done_callback(record)
 
 

@@ -23,6 +23,7 @@ class Scribe:
         self.record = record
         self.incident = incident
         self.pending: list[threading.Event] = []  # messages still in flight (communicate.py)
+        self.last_message: Any = None  # the newest message's future, which the next waits for
 
     def event(self, phase: str, step: str, status: str, message: str, **data: Any) -> TimelineEvent:
         event = self.record.append(

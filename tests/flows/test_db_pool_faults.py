@@ -276,3 +276,17 @@ def test_a_missing_block_fails_the_run_before_anything_happens(record, respond):
     assert state.is_failed()
     assert "PostgresTarget block 'no-such-database-block'" in state.message
     assert record.incidents(scenario=SCENARIO) == []
+
+
+def test_messages_reach_the_channel_in_order_even_when_the_first_is_held_up(
+    record, slack_stub, slack_workspace, respond
+):
+    slack_stub.rate_limit_next(1, retry_after=1)  # the declaration waits a second
+    state = respond(slack=slack_workspace).join()  # no fault: resolved at once
+
+    assert state.name == "Resolved"
+    texts = slack_stub.texts()
+    assert [t.split("\n")[0] for t in texts] == [
+        "🚨 INCIDENT DECLARED - SEV2 🚨",
+        "✅ INCIDENT RESOLVED ✅",
+    ]

@@ -12,7 +12,7 @@ from typing import Any
 from flows.scribe import Scribe
 from incident.models import IncidentStatus
 
-__all__ = ["OPEN_INCIDENTS", "record_abnormal_end"]
+__all__ = ["OPEN_INCIDENTS", "record_abnormal_end", "release_incident"]
 
 # flow run id -> the scribe of the incident it is handling, for this process's hooks only
 OPEN_INCIDENTS: dict[str, Scribe] = {}
@@ -47,3 +47,12 @@ def record_abnormal_end(flow: Any, flow_run: Any, state: Any) -> None:
         scribe.record.set_status(scribe.incident.id, IncidentStatus.CRASHED)
     except Exception:  # a hook must never mask the original failure
         log.exception("could not record the end of flow run %s", flow_run.id)
+    finally:
+        scribe.record.close()
+
+
+def release_incident(flow: Any, flow_run: Any, state: Any) -> None:
+    """on_completion hook: the run is over; let go of its record connection."""
+    scribe = OPEN_INCIDENTS.pop(str(flow_run.id), None)
+    if scribe is not None:
+        scribe.record.close()

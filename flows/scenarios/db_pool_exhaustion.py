@@ -20,7 +20,7 @@ from blocks.store import IncidentStore
 from flows.approval import request_approval
 from flows.assess import Check, assess
 from flows.declare import declare
-from flows.hooks import OPEN_INCIDENTS, record_abnormal_end
+from flows.hooks import OPEN_INCIDENTS, record_abnormal_end, release_incident
 from flows.postmortem import publish_record
 from flows.resolve import escalate, resolve, verify
 from flows.scribe import Scribe
@@ -103,6 +103,7 @@ def _ended(outcome: IncidentOutcome, name: str | None = None) -> State:
 @flow(
     name=SCENARIO,
     flow_run_name="db-pool-exhaustion-{alert.name}",
+    on_completion=[release_incident],
     on_failure=[record_abnormal_end],
     on_crashed=[record_abnormal_end],
 )
@@ -217,7 +218,6 @@ def db_pool_exhaustion(
     root_cause = plan.reason
     resolve(scribe, workspace, rules, root_cause=root_cause, fix=action.summary)
     publish_record(scribe, root_cause=root_cause, follow_ups=FOLLOW_UPS)
-    OPEN_INCIDENTS.pop(str(runtime.flow_run.id), None)
     return _ended(
         IncidentOutcome(
             incident_id=incident.id,
@@ -230,7 +230,6 @@ def db_pool_exhaustion(
 
 
 def _outcome(incident_id: str, status: IncidentStatus, summary: str) -> IncidentOutcome:
-    OPEN_INCIDENTS.pop(str(runtime.flow_run.id), None)
     return IncidentOutcome(incident_id=incident_id, status=status, summary=summary)
 
 

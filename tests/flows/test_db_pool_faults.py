@@ -104,13 +104,24 @@ def test_an_unreachable_database_gives_unreachable_findings_and_escalates_not_cr
     assert record.approvals(incident["id"]) == []
 
 
+def record_connections(admin_dsn: str) -> int:
+    with psycopg.connect(admin_dsn) as conn:
+        return conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'firebreak-record'"
+        ).fetchone()[0]
+
+
 def test_dry_run_shows_the_plan_and_terminates_nothing(
     pool_exhaustion,
     record,
     respond,
+    admin_dsn,
 ):
     before = pool_exhaustion.alive()
+    record.incidents()  # the test's own record connection, open before counting
+    connections = record_connections(admin_dsn)
     state = respond(dry_run=True).join()
+    assert record_connections(admin_dsn) == connections, "the run kept its record connection"
 
     assert state.name == "DryRun" and "would terminate" in state.message
     assert pool_exhaustion.alive() == before

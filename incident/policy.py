@@ -12,7 +12,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from incident.severity import Severity, SeverityScheme
 
-__all__ = ["DEFAULT_OBJECTIVES", "EscalationStep", "IncidentPolicy", "Objectives"]
+__all__ = [
+    "DEFAULT_OBJECTIVES",
+    "RUNBOOK_PRESETS",
+    "EscalationStep",
+    "IncidentPolicy",
+    "Objectives",
+]
 
 
 class EscalationStep(BaseModel):
@@ -89,6 +95,54 @@ DEFAULT_OBJECTIVES: dict[Severity, Objectives] = {
 }
 
 
+def _each(field: str, *values: timedelta) -> dict[Severity, dict[str, timedelta]]:
+    return {level: {field: value} for level, value in zip(Severity, values, strict=True)}
+
+
+def _merge(*parts: dict[Severity, dict[str, timedelta]]) -> dict[Severity, dict[str, object]]:
+    merged: dict[Severity, dict[str, object]] = {level: {} for level in Severity}
+    for part in parts:
+        for level, fields in part.items():
+            merged[level].update(fields)
+    return merged
+
+
+_M, _H, _D = timedelta(minutes=1), timedelta(hours=1), timedelta(days=1)
+
+# What each source runbook states where they differ; unstated values keep the defaults.
+RUNBOOK_PRESETS: dict[str, tuple[SeverityScheme, dict[Severity, dict[str, object]]]] = {
+    "000": (
+        SeverityScheme.P,
+        _merge(
+            _each("initial_response", 5 * _M, 15 * _M, 30 * _M, _D),
+            _each("resolution_target", _H, 4 * _H, 24 * _H, 7 * _D),
+        ),
+    ),
+    "001": (SeverityScheme.SEV, _merge(_each("initial_response", 5 * _M, 15 * _M, _H, _D))),
+    "002": (
+        SeverityScheme.SEV,
+        _merge(
+            _each("initial_response", timedelta(0), 15 * _M, _H, 4 * _H),
+            {Severity.CRITICAL: {"status_update_cadence": 30 * _M}},
+        ),
+    ),
+    "003": (
+        SeverityScheme.SEV_ZERO,
+        _merge(
+            _each("initial_response", timedelta(0), 30 * _M, _H, 4 * _H),
+            _each("acknowledgement", 15 * _M, 2 * _H, 4 * _H, 24 * _H),
+        ),
+    ),
+    "004": (
+        SeverityScheme.SEV,
+        _merge(
+            _each("initial_response", 15 * _M, 30 * _M, 2 * _H, _D),
+            _each("resolution_target", 4 * _H, 8 * _H, 24 * _H, 5 * _D),
+        ),
+    ),
+}
+
+
 class IncidentPolicy(BaseModel):
     """Every threshold a flow consults; one object, saved as the ``IncidentPolicy`` block."""
 
@@ -118,10 +172,11 @@ class IncidentPolicy(BaseModel):
     monitoring_window: timedelta = Field(
         timedelta(minutes=30), description="Runbooks 000/001: monitor for 30 minutes"
     )
-    diagnostic_timeout: timedelta = timedelta(seconds=30)
     notification_attempts: int = Field(4, ge=1)
     notification_max_wait: timedelta = Field(
-        timedelta(seconds=30), description="Longest Retry-After a message may wait for"
+        timedelta(seconds=30),
+        le=timedelta(seconds=60),
+        description="Longest a message may keep retrying (a 429's Retry-After included)",
     )
 
     @field_validator("objectives", mode="before")
@@ -134,6 +189,24 @@ class IncidentPolicy(BaseModel):
                 merged[Severity.parse(key)] = objectives
             return merged
         return value
+
+    @classmethod
+    def from_runbook(cls, runbook: str, **overrides: object) -> IncidentPolicy:
+        """The policy as one source runbook states it, where the runbooks disagree.
+
+        ``IncidentPolicy.from_runbook("004")`` gives WearForce's SEV 1-4 with its 15 min /
+        30 min / 2 h / 1 day responses and 4 h / 8 h / 24 h / 5 day resolution targets.
+        """
+        if runbook not in RUNBOOK_PRESETS:
+            raise ValueError(
+                f"no preset for runbook {runbook!r}: use one of {list(RUNBOOK_PRESETS)}"
+            )
+        scheme, changes = RUNBOOK_PRESETS[runbook]
+        objectives = {
+            level: DEFAULT_OBJECTIVES[level].model_copy(update=changes.get(level, {}))
+            for level in Severity
+        }
+        return cls.model_validate({"scheme": scheme, "objectives": objectives, **overrides})
 
     def for_severity(self, severity: Severity) -> Objectives:
         return self.objectives[severity]

@@ -103,3 +103,29 @@ def test_messages_use_the_scheme_the_policy_names():
     assert Severity.CRITICAL.label(SeverityScheme.P) == "P1"
     assert Severity.CRITICAL.label(SeverityScheme.SEV) == "SEV1"
     assert Severity.CRITICAL.label(SeverityScheme.SEV_ZERO) == "SEV-0"
+
+
+def test_each_runbook_preset_states_its_own_numbers_where_the_runbooks_disagree():
+    wearforce = IncidentPolicy.from_runbook("004")
+    assert wearforce.for_severity(Severity.CRITICAL).resolution_target == timedelta(hours=4)
+    assert wearforce.for_severity(Severity.LOW).resolution_target == timedelta(days=5)
+    assert wearforce.for_severity(Severity.HIGH).initial_response == timedelta(minutes=30)
+    mgmtvibe = IncidentPolicy.from_runbook("003")
+    assert mgmtvibe.scheme is SeverityScheme.SEV_ZERO
+    assert mgmtvibe.for_severity(Severity.HIGH).acknowledgement == timedelta(hours=2)
+    assert Severity.CRITICAL.label(mgmtvibe.scheme) == "SEV-0"
+    warehouse = IncidentPolicy.from_runbook("000", approval_timeout=timedelta(minutes=3))
+    assert warehouse.scheme is SeverityScheme.P
+    assert warehouse.approval_timeout == timedelta(minutes=3)
+    assert warehouse.for_severity(Severity.CRITICAL).resolution_target == timedelta(hours=1)
+    # what a preset does not state keeps the defaults
+    assert wearforce.for_severity(Severity.CRITICAL).escalation == (
+        DEFAULT_OBJECTIVES[Severity.CRITICAL].escalation
+    )
+
+
+def test_an_unknown_preset_or_an_overlong_message_wait_is_refused():
+    with pytest.raises(ValueError, match="000"):
+        IncidentPolicy.from_runbook("999")
+    with pytest.raises(ValidationError, match="notification_max_wait"):
+        IncidentPolicy(notification_max_wait=timedelta(minutes=5))

@@ -7,6 +7,8 @@ within the policy's timeout, nothing is done and the caller escalates.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from prefect import runtime
 from prefect.artifacts import create_markdown_artifact
 from prefect.client.orchestration import get_client
@@ -53,14 +55,16 @@ def request_approval(
 ) -> Approval:
     """Pause for a person; return their decision, or TIMED_OUT after the policy's timeout."""
     incident = scribe.incident
-    description = plan_markdown(incident, plan, findings)
+    timeout = max(1, int(policy.approval_timeout.total_seconds()))
+    requested_at = utcnow()
+    description = plan_markdown(
+        incident, plan, findings, deadline=requested_at + timedelta(seconds=timeout)
+    )
     create_markdown_artifact(
         key=_artifact_key(incident.id, "approval-request"),
         markdown=description,
         description=f"What {plan.action} will do, awaiting approval",
     )
-    timeout = max(1, int(policy.approval_timeout.total_seconds()))
-    requested_at = utcnow()
     scribe.event(
         "mitigate",
         "approval",

@@ -85,10 +85,15 @@ def resolution(
     )
 
 
-def plan_markdown(incident: Incident, plan: Plan, findings: list[Finding]) -> str:
-    """What the approver reads in the Prefect UI before deciding."""
+def plan_markdown(
+    incident: Incident, plan: Plan, findings: list[Finding], *, deadline: datetime
+) -> str:
+    """What the approver reads in the Prefect UI before deciding, deadline first."""
     lines = [
         f"## Approve `{plan.action}` on {plan.target}?",
+        "",
+        f"**Answer by {_time(deadline)}.** After that nothing is done and the incident is "
+        "escalated.",
         "",
         f"**Incident** {incident.id}: {incident.title}",
         f"**Why**: {plan.reason}",

@@ -36,6 +36,7 @@ def test_approved_plan_terminates_exactly_the_offending_backends_and_restores_he
     for pid in pool_exhaustion.offending:
         assert f"| {pid} | {pool_exhaustion.role} |" in form
     assert "pg_sleep(3600)" in form and digest in form
+    assert "**Answer by " in form and "nothing is done and the incident is escalated" in form
     assert all(f"| {pid} |" not in form for pid in pool_exhaustion.pids["healthy"])
     planned = record.timeline(incident_id)[-1].data["items"]
     assert set(planned) == pool_exhaustion.offending

@@ -18,10 +18,12 @@ from prefect.input import RunInput
 from prefect.states import Running
 from pydantic import Field
 
+from blocks.slack import SlackWorkspace
+from flows.communicate import announce
 from flows.scribe import Scribe
 from incident.models import Approval, ApprovalDecision, Finding, Plan, utcnow
 from incident.policy import IncidentPolicy
-from incident.templates import plan_markdown
+from incident.templates import approval_needed, plan_markdown
 
 __all__ = ["ApprovalInput", "request_approval"]
 
@@ -52,18 +54,27 @@ def request_approval(
     plan: Plan,
     findings: list[Finding],
     policy: IncidentPolicy,
+    slack: SlackWorkspace | None,
 ) -> Approval:
     """Pause for a person; return their decision, or TIMED_OUT after the policy's timeout."""
     incident = scribe.incident
     timeout = max(1, int(policy.approval_timeout.total_seconds()))
     requested_at = utcnow()
-    description = plan_markdown(
-        incident, plan, findings, deadline=requested_at + timedelta(seconds=timeout)
-    )
+    deadline = requested_at + timedelta(seconds=timeout)
+    description = plan_markdown(incident, plan, findings, deadline=deadline)
     create_markdown_artifact(
         key=_artifact_key(incident.id, "approval-request"),
         markdown=description,
         description=f"What {plan.action} will do, awaiting approval",
+    )
+    where = runtime.flow_run.ui_url or f"flow run {runtime.flow_run.id} in the Prefect UI"
+    announce(
+        scribe,
+        slack,
+        policy,
+        phase="mitigate",
+        kind="approval-request",
+        text=approval_needed(incident, plan, policy, deadline=deadline, where=where),
     )
     scribe.event(
         "mitigate",

@@ -7,7 +7,14 @@ from datetime import datetime
 from incident.models import Action, Finding, Incident, Plan
 from incident.policy import IncidentPolicy
 
-__all__ = ["declaration", "escalation", "plan_markdown", "resolution", "update"]
+__all__ = [
+    "approval_needed",
+    "declaration",
+    "escalation",
+    "plan_markdown",
+    "resolution",
+    "update",
+]
 
 RULE = "━" * 22
 
@@ -60,6 +67,20 @@ def escalation(incident: Incident, policy: IncidentPolicy, why: str, contact: st
         f"Why: {why}\n"
         f"Escalated to: {contact}\n"
         "Nothing destructive was done without approval."
+    )
+
+
+def approval_needed(
+    incident: Incident, plan: Plan, policy: IncidentPolicy, *, deadline: datetime, where: str
+) -> str:
+    """The channel hears that a person must decide, by when, and where."""
+    label = incident.severity.label(policy.scheme)
+    return (
+        f"⏸ APPROVAL NEEDED - {label} {incident.id}\n{RULE}\n"
+        f"Action: {plan.action} on {plan.target} ({len(plan.items)} item(s), plan {plan.digest})\n"
+        f"Why: {plan.reason}\n"
+        f"Answer by: {_time(deadline)} (then nothing is done and the incident is escalated)\n"
+        f"Where: {where}"
     )
 
 

@@ -193,7 +193,7 @@ def db_pool_exhaustion(
         return _ended(_outcome(incident.id, IncidentStatus.IDENTIFIED, action.summary), "DryRun")
 
     scribe.record.set_status(incident.id, IncidentStatus.IDENTIFIED)
-    approval = request_approval(scribe, plan, findings, rules)
+    approval = request_approval(scribe, plan, findings, rules, workspace)
     if approval.decision is not ApprovalDecision.TIMED_OUT:
         scribe.record.set_status(
             incident.id, IncidentStatus.IDENTIFIED, milestone="acknowledged_at"

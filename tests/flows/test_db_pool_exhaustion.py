@@ -38,7 +38,9 @@ def test_approved_plan_terminates_exactly_the_offending_backends_and_restores_he
     assert "pg_sleep(3600)" in form and digest in form
     assert "**Answer by " in form and "nothing is done and the incident is escalated" in form
     assert all(f"| {pid} |" not in form for pid in pool_exhaustion.pids["healthy"])
-    planned = record.timeline(incident_id)[-1].data["items"]
+    planned = next(
+        e for e in record.timeline(incident_id) if (e.step, e.status) == ("approval", "started")
+    ).data["items"]
     assert set(planned) == pool_exhaustion.offending
     assert pool_exhaustion.alive() >= pool_exhaustion.offending, "nothing may die before approval"
 
@@ -112,6 +114,9 @@ def test_approved_plan_terminates_exactly_the_offending_backends_and_restores_he
     texts = [m["text"] for m in slack_stub.messages(channel="#incident-response")]
     assert any("INCIDENT DECLARED" in t and incident_id in t for t in texts)
     assert any("INCIDENT RESOLVED" in t and incident_id in t for t in texts)
+    [asked] = [t for t in texts if "APPROVAL NEEDED" in t]
+    assert incident_id in asked and digest in asked and str(flow_run_id) in asked
+    assert texts.index(asked) < next(i for i, t in enumerate(texts) if "RESOLVED" in t)
 
 
 @pytest.mark.parametrize("how", ["rejected", "timed_out"])

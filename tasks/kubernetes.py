@@ -1,45 +1,38 @@
 """Kubernetes diagnostics (runbook checks ``kubectl get pods``, ``kubectl rollout status``,
-``kubectl get events --sort-by=.lastTimestamp``), with API errors classified once, here.
+``kubectl get events --sort-by=.lastTimestamp``).
 
-Every failure at the client boundary becomes a `TransientError` (timeout, refused or reset
-connection, 5xx, 429: Prefect retries it with backoff) or a `PermanentError` (401/403/404,
-bad kubeconfig, TLS trust: retrying cannot help); each message says what to do next. A read
+Requests go through `tasks.kubernetes_api`, where every failure is classified once; a read
 that still fails after its retries ends as an ``unreachable`` Finding, never an exception.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import prefect.runtime
-import urllib3
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
-from kubernetes.config import ConfigException
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
 from blocks.kubernetes import KubernetesTarget
-from incident.errors import FirebreakError, PermanentError, TransientError
+from incident.errors import FirebreakError, PermanentError
 from incident.models import Finding, FindingStatus
-from incident.redact import redact
+from tasks.kubernetes_api import (
+    KubernetesError,
+    call_api,
+    describe_target,
+    kubernetes_api,
+    scrub,
+)
 from tasks.retrying import retry_only_transient
 
 __all__ = [
     "DEPLOYMENT_STATUS_CHECK",
-    "KubernetesError",
-    "KubernetesPermanentError",
-    "KubernetesTransientError",
-    "classify_kubernetes_error",
     "get_deployment_status",
-    "kubernetes_api",
     "read_deployment_status",
 ]
 
@@ -58,177 +51,6 @@ _STARTING_REASONS = frozenset({"ContainerCreating", "PodInitializing"})
 # an image that will not pull) degrades its deployment even while enough replicas serve.
 _SETTLING_REASONS = frozenset({"NotReady", "Pending"})
 _EPOCH = datetime.min.replace(tzinfo=UTC)
-_BEARER = re.compile(r"(bearer\s+)[A-Za-z0-9._~+/=-]+", re.I)
-
-T = TypeVar("T")
-
-
-class KubernetesError(FirebreakError):
-    """A classified Kubernetes API failure: the HTTP status, if any, and the attempts made."""
-
-    def __init__(self, message: str, *, status: int | None = None, attempts: int = 1) -> None:
-        super().__init__(message)
-        self.status = status
-        self.attempts = attempts
-
-    def __reduce__(self) -> tuple[Any, ...]:  # keep the fields through Prefect's pickling
-        return (_rebuild, (type(self), str(self), self.status, self.attempts))
-
-
-class KubernetesTransientError(KubernetesError, TransientError):
-    """The API was unreachable, timed out, or answered 5xx/429: a retry may succeed."""
-
-
-class KubernetesPermanentError(KubernetesError, PermanentError):
-    """The API refused the request (401/403/404/4xx) or the client could not be configured."""
-
-
-def _rebuild(
-    cls: type[KubernetesError], message: str, status: int | None, attempts: int
-) -> KubernetesError:
-    return cls(message, status=status, attempts=attempts)
-
-
-def _where(target: KubernetesTarget) -> str:
-    """How a message names the target: the saved block's name, else its label."""
-    name = getattr(target, "_block_document_name", None)
-    return f"block '{name}'" if name else f"target {target.label}"
-
-
-def _clean(text: str) -> str:
-    """Never let a bearer token or a kubeconfig secret ride along in an error text."""
-    return redact(_BEARER.sub(r"\1***", text))
-
-
-def _api_message(exc: ApiException) -> str:
-    """The apiserver's own explanation (its Status ``message``), else the HTTP reason."""
-    try:
-        body = json.loads(exc.body or "")
-    except (TypeError, ValueError):
-        body = None
-    message = body.get("message") if isinstance(body, dict) else None
-    return _clean(str(message or exc.reason or "no reason given"))
-
-
-def classify_kubernetes_error(
-    exc: BaseException,
-    target: KubernetesTarget,
-    *,
-    host: str,
-    verb: str,
-    resource: str,
-    group: str = "",
-) -> KubernetesError | None:
-    """Turn a client-side exception into a Transient/PermanentError that says what to do next.
-
-    ``verb``/``resource``/``group`` name the request (``list``, ``deployments``, ``apps``) so a
-    403 can say exactly which permission to grant. Returns None for anything that is not a
-    failure of the API or the network (a bug), which must propagate unchanged.
-    """
-    where = _where(target)
-    ns = target.namespace
-    what = f"{verb} {resource}{'.' + group if group else ''} in namespace '{ns}'"
-    if isinstance(exc, ApiException):
-        status = exc.status or 0
-        detail = _api_message(exc)
-        if status == 0 and "CERTIFICATE_VERIFY_FAILED" in str(exc.reason):
-            return KubernetesPermanentError(
-                f"TLS verification of the Kubernetes API at {host} failed ({detail}): check "
-                f"certificate-authority in the kubeconfig of {where}"
-            )
-        if status == 401:
-            return KubernetesPermanentError(
-                f"the Kubernetes API at {host} rejected the credentials of {where} (401): the "
-                "token or client certificate in its kubeconfig is expired or wrong; refresh it",
-                status=status,
-            )
-        if status == 403:
-            api_group = f'apiGroup "{group}"' if group else "the core apiGroup"
-            return KubernetesPermanentError(
-                f"{where} may not {what} (403: {detail}): grant get/list on {resource} "
-                f"({api_group}) in namespace '{ns}' to the worker's ServiceAccount "
-                "(a Role and RoleBinding)",
-                status=status,
-            )
-        if status == 404:
-            return KubernetesPermanentError(
-                f"the Kubernetes API at {host} answered 404 to {what} ({detail}): check the "
-                f"namespace in {where}, and that the cluster serves {group or 'core'} APIs",
-                status=status,
-            )
-        if status in (408, 429) or status >= 500 or status == 0:
-            return KubernetesTransientError(
-                f"the Kubernetes API at {host} answered {status or 'no status'} to {what} "
-                f"({detail}): a transient server error; if it persists, check the apiserver's "
-                "health (its log, etcd, load)",
-                status=status or None,
-            )
-        return KubernetesPermanentError(
-            f"the Kubernetes API at {host} refused to {what} ({status}: {detail}): the "
-            "cluster does not accept this request; report it with the apiserver version",
-            status=status,
-        )
-    if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
-        exc = exc.reason
-    if isinstance(exc, urllib3.exceptions.SSLError) and "CERTIFICATE_VERIFY_FAILED" in str(exc):
-        return KubernetesPermanentError(
-            f"TLS verification of the Kubernetes API at {host} failed: check "
-            f"certificate-authority and server in the kubeconfig of {where}"
-        )
-    if isinstance(exc, urllib3.exceptions.HTTPError | OSError):
-        kind = (
-            "timed out"
-            if isinstance(exc, TimeoutError | urllib3.exceptions.TimeoutError)
-            else "refused or dropped the connection"
-        )
-        return KubernetesTransientError(
-            f"Kubernetes API at {host} unreachable ({kind} while trying to {what}): check the "
-            f"kubeconfig/context in {where}, and that the apiserver is up and reachable from "
-            "the worker"
-        )
-    return None
-
-
-@contextmanager
-def kubernetes_api(target: KubernetesTarget) -> Iterator[client.ApiClient]:
-    """A fresh ApiClient for ``target``, closed afterwards; an unloadable config is permanent."""
-    try:
-        api = target.api_client()
-    except (ConfigException, OSError, ValueError) as exc:
-        source = (
-            "in-cluster config" if target.in_cluster else f"kubeconfig {target.kubeconfig_file()}"
-        )
-        raise KubernetesPermanentError(
-            f"cannot load the {source} (context {target.context or 'current'}) of "
-            f"{_where(target)}: {_clean(str(exc))}; set kubeconfig_path/context in the block, "
-            "or in_cluster when the worker runs in a pod"
-        ) from None
-    with api:
-        yield api
-
-
-def _call(
-    api: client.ApiClient,
-    target: KubernetesTarget,
-    fn: Callable[..., T],
-    *,
-    verb: str,
-    resource: str,
-    group: str = "",
-    **kwargs: Any,
-) -> T:
-    """One API request, bounded by the block's timeout, with its failure classified."""
-    try:
-        return fn(_request_timeout=target.request_timeout_seconds, **kwargs)
-    except Exception as exc:
-        error = classify_kubernetes_error(
-            exc, target, host=api.configuration.host, verb=verb, resource=resource, group=group
-        )
-        if error is None:
-            raise
-        raise error from None  # the classified message is complete; keep client internals out
-
-
 # ---------------------------------------------------------------------------------------------
 # Reading the state the way kubectl presents it
 
@@ -278,7 +100,7 @@ def _pod_problem(pod: client.V1Pod) -> dict[str, Any] | None:
                 "terminated_reason": terminated.reason if terminated else None,
                 "last_terminated_reason": last.reason if last else None,
                 "last_exit_code": last.exit_code if last else None,
-                "message": _clean(waiting.message) if waiting and waiting.message else None,
+                "message": scrub(waiting.message) if waiting and waiting.message else None,
             }
         )
     ready = _is_ready(pod)
@@ -415,7 +237,7 @@ def _assess(
             "last_seen": _iso(_event_time(e)),
             "reason": e.reason,
             "object": f"{e.involved_object.kind}/{e.involved_object.name}",
-            "message": _clean(e.message or ""),
+            "message": scrub(e.message or ""),
             "count": e.count or 1,
         }
         for e in warnings[:MAX_WARNING_EVENTS]
@@ -436,7 +258,8 @@ def _assess(
 
     ns = f"namespace '{target.namespace}'"
     if not rows and not missing:
-        summary = f"no deployments in {ns}: check the namespace and workloads in {_where(target)}"
+        where = describe_target(target)
+        summary = f"no deployments in {ns}: check the namespace and workloads in {where}"
     elif status is FindingStatus.OK:
         summary = (
             f"deployment {rows[0]['name']} in {ns} has every replica available"
@@ -478,7 +301,7 @@ def _read(
     which every cluster version serves and the python client can parse)."""
     with kubernetes_api(target) as api:
         apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
-        deployments = _call(
+        deployments = call_api(
             api,
             target,
             apps.list_namespaced_deployment,
@@ -487,10 +310,10 @@ def _read(
             group="apps",
             namespace=ns,
         ).items
-        pods = _call(
+        pods = call_api(
             api, target, core.list_namespaced_pod, verb="list", resource="pods", namespace=ns
         ).items
-        events = _call(
+        events = call_api(
             api,
             target,
             core.list_namespaced_event,
@@ -559,12 +382,12 @@ def get_deployment_status(
     transient = not isinstance(error, PermanentError)
     attempts = getattr(error, "attempts", None)
     if isinstance(error, FirebreakError):
-        summary = _clean(str(error))
+        summary = scrub(str(error))
     else:
         summary = (
-            f"reading {_where(target)} took longer than {_attempt_timeout(target):g} s: the "
-            "Kubernetes API answers too slowly; check the apiserver's health, or raise "
-            "request_timeout_seconds in the block"
+            f"reading {describe_target(target)} took longer than "
+            f"{_attempt_timeout(target):g} s: the Kubernetes API answers too slowly; check the "
+            "apiserver's health, or raise request_timeout_seconds in the block"
         )
     if attempts and attempts > 1:
         summary += f" (gave up after {attempts} attempts)"

@@ -143,6 +143,7 @@ def run_db_pool_drill(admin_dsn: str = DEFAULT_DSN, approve_after: float = 1.0) 
         report.checks = {
             "fault injected (pool really exhausted)": was_exhausted,
             "incident declared in the channel": any("INCIDENT DECLARED" in t for t in texts),
+            "approval asked for in the channel": any("APPROVAL NEEDED" in t for t in texts),
             "approval requested and given": bool(approvals),
             "offending backends terminated": not (alive & fault.offending),
             "healthy backends untouched": healthy <= alive,

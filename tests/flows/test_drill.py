@@ -12,7 +12,7 @@ pytestmark = pytest.mark.prefect
 def test_the_drill_injects_responds_approves_and_scores_every_check(prefect_api, admin_dsn):
     report = run_db_pool_drill(admin_dsn, approve_after=0)
     assert report.passed, report.render()
-    assert len(report.checks) == 9
+    assert len(report.checks) == 10
     assert report.state == "Resolved"
     metrics = report.metrics
     assert metrics["time_to_detect"] <= metrics["time_to_mitigate"] <= metrics["time_to_resolve"]

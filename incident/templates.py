@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from incident.models import Action, Finding, Incident, Plan
+from incident.models import Finding, Incident, Plan
 from incident.policy import IncidentPolicy
 
 __all__ = [
@@ -13,7 +13,6 @@ __all__ = [
     "escalation",
     "plan_markdown",
     "resolution",
-    "update",
 ]
 
 RULE = "━" * 22
@@ -45,17 +44,6 @@ def declaration(incident: Incident, policy: IncidentPolicy) -> str:
         f"Started: {_time(incident.alert.starts_at)}\n"
         f"Next Update: {next_update}\n"
         f"Channel: {incident.channel}"
-    )
-
-
-def update(incident: Incident, status: str, happening: str, next_steps: str) -> str:
-    """Runbook 000's update template."""
-    return (
-        f"Incident Update - {status}\n{RULE}\n"
-        f"Incident: {incident.id}\n"
-        f"Status: {status}\n"
-        f"What's Happening: {happening}\n"
-        f"Next Steps: {next_steps}"
     )
 
 
@@ -138,7 +126,3 @@ def plan_markdown(
         "to terminate nothing and escalate.",
     ]
     return "\n".join(lines)
-
-
-def action_summary(action: Action) -> str:
-    return f"{action.plan.action} on {action.plan.target}: {action.summary}"

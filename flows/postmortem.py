@@ -13,7 +13,14 @@ __all__ = ["publish_record"]
 def publish_record(scribe: Scribe, *, root_cause: str, follow_ups: list[str]) -> str:
     """Timeline, findings and post-mortem as artifacts; returns the post-mortem markdown."""
     record, incident_id = scribe.record, scribe.incident.id
-    scribe.settle()  # the post-mortem tells what became of every message
+    if not scribe.settle():  # the post-mortem tells what became of every message it can
+        scribe.event(
+            "post-incident",
+            "notify",
+            "info",
+            "some messages were still being sent when the post-mortem was drafted; their "
+            "outcome follows in the timeline",
+        )
     scribe.event("post-incident", "postmortem", "started", "drafting the post-mortem")
     row = record.get_incident(incident_id)
     timeline = record.timeline(incident_id)

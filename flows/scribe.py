@@ -9,7 +9,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from incident.models import Incident, TimelineEvent
+from prefect.futures import PrefectFuture
+
+from incident.models import Delivery, Incident, TimelineEvent
 from incident.record import IncidentRecord
 from tasks.logs import run_logger
 
@@ -23,7 +25,8 @@ class Scribe:
         self.record = record
         self.incident = incident
         self.pending: list[threading.Event] = []  # messages still in flight (communicate.py)
-        self.last_message: Any = None  # the newest message's future, which the next waits for
+        # the newest message's future, which the next one waits for (communicate.py)
+        self.last_message: PrefectFuture[Delivery] | None = None
 
     def event(self, phase: str, step: str, status: str, message: str, **data: Any) -> TimelineEvent:
         event = self.record.append(

@@ -26,40 +26,17 @@ from incident.policy import IncidentPolicy
 SECRET_DSN = "postgresql://app:Hunter2-secret@127.0.0.1:5432/orders"
 
 
-class OfflineBlockStandards(BlockStandardTestSuite):
+class TestBlockStandards(BlockStandardTestSuite):
+    @pytest.fixture(
+        params=[PostgresTarget, IncidentStore, RedisTarget, HealthEndpoints, IncidentPolicyBlock],
+        ids=lambda cls: cls.__name__,
+    )
+    def block(self, request: pytest.FixtureRequest) -> type[Block]:
+        return request.param
+
     def test_has_a_valid_image(self, block: type[Block]) -> None:
         """The suite's version downloads the logo; there is no internet here, and no logo."""
         assert block._logo_url is None or str(block._logo_url).startswith("https://")
-
-
-class TestPostgresTargetStandards(OfflineBlockStandards):
-    @pytest.fixture
-    def block(self) -> type[Block]:
-        return PostgresTarget
-
-
-class TestIncidentStoreStandards(OfflineBlockStandards):
-    @pytest.fixture
-    def block(self) -> type[Block]:
-        return IncidentStore
-
-
-class TestRedisTargetStandards(OfflineBlockStandards):
-    @pytest.fixture
-    def block(self) -> type[Block]:
-        return RedisTarget
-
-
-class TestHealthEndpointsStandards(OfflineBlockStandards):
-    @pytest.fixture
-    def block(self) -> type[Block]:
-        return HealthEndpoints
-
-
-class TestIncidentPolicyStandards(OfflineBlockStandards):
-    @pytest.fixture
-    def block(self) -> type[Block]:
-        return IncidentPolicyBlock
 
 
 @pytest.mark.parametrize(

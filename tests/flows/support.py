@@ -13,6 +13,7 @@ from prefect.client.schemas.filters import (
     ArtifactFilter,
     ArtifactFilterFlowRunId,
 )
+from prefect.client.schemas.objects import Artifact
 from prefect.input.actions import read_flow_run_input
 from prefect.input.run_input import keyset_from_paused_state
 
@@ -51,12 +52,15 @@ def run_flow(background: type[Background], **kwargs: Any) -> Background:
     return background(db_pool_exhaustion, alert=pool_alert(), return_state=True, **kwargs)
 
 
-def artifact_keys(flow_run_id: UUID) -> set[str]:
+def run_artifacts(flow_run_id: UUID) -> list[Artifact]:
     with get_client(sync_client=True) as client:
-        artifacts = client.read_artifacts(
+        return client.read_artifacts(
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
         )
-    return {a.key for a in artifacts if a.key}
+
+
+def artifact_keys(flow_run_id: UUID) -> set[str]:
+    return {a.key for a in run_artifacts(flow_run_id) if a.key}
 
 
 def approval_form_description(flow_run_id: UUID) -> str:

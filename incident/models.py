@@ -94,6 +94,7 @@ class Incident(BaseModel):
     declared_at: datetime = Field(default_factory=utcnow)
     flow_run_id: str | None = None
     dry_run: bool = False
+    drill: bool = Field(False, description="A drill: kept out of real incident metrics")
 
 
 class FindingStatus(enum.StrEnum):
@@ -179,6 +180,7 @@ class ActionStatus(enum.StrEnum):
     NOOP = "noop"
     DRY_RUN = "dry_run"
     SKIPPED = "skipped"
+    PARTIAL = "partial"
     FAILED = "failed"
 
 

@@ -18,96 +18,19 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from incident.errors import PermanentError, TransientError
-from incident.models import (
-    Action,
-    Approval,
-    Finding,
-    Incident,
-    IncidentStatus,
-    Plan,
-    TimelineEvent,
-)
+from incident.models import Incident, IncidentStatus, TimelineEvent
+from incident.record_evidence import EvidenceRows
+from incident.record_schema import migrate
 from incident.redact import describe_dsn, redact
 
 __all__ = ["IncidentRecord"]
 
 T = TypeVar("T")
 
-_SCHEMA_LOCK = 0x46697265  # "Fire": one advisory lock serialises concurrent first uses
-
-_DDL = """
-CREATE SCHEMA IF NOT EXISTS {schema};
-CREATE TABLE IF NOT EXISTS {schema}.incidents (
-    id text PRIMARY KEY,
-    title text NOT NULL,
-    severity text NOT NULL,
-    status text NOT NULL,
-    scenario text NOT NULL,
-    dedup_key text NOT NULL,
-    alert jsonb NOT NULL,
-    commander text NOT NULL,
-    channel text NOT NULL,
-    flow_run_id text,
-    dry_run boolean NOT NULL DEFAULT false,
-    started_at timestamptz NOT NULL,
-    declared_at timestamptz NOT NULL,
-    acknowledged_at timestamptz,
-    mitigated_at timestamptz,
-    resolved_at timestamptz,
-    last_seq integer NOT NULL DEFAULT 0,
-    updated_at timestamptz NOT NULL DEFAULT now()
-);
-CREATE INDEX IF NOT EXISTS incidents_dedup ON {schema}.incidents (dedup_key, status);
-CREATE TABLE IF NOT EXISTS {schema}.timeline (
-    incident_id text NOT NULL REFERENCES {schema}.incidents(id) ON DELETE CASCADE,
-    seq integer NOT NULL,
-    at timestamptz NOT NULL,
-    phase text NOT NULL,
-    step text NOT NULL,
-    status text NOT NULL,
-    message text NOT NULL,
-    data jsonb NOT NULL DEFAULT '{{}}',
-    PRIMARY KEY (incident_id, seq)
-);
-CREATE TABLE IF NOT EXISTS {schema}.findings (
-    id bigserial PRIMARY KEY,
-    incident_id text NOT NULL REFERENCES {schema}.incidents(id) ON DELETE CASCADE,
-    check_name text NOT NULL,
-    target text NOT NULL,
-    status text NOT NULL,
-    summary text NOT NULL,
-    evidence jsonb NOT NULL,
-    observed_at timestamptz NOT NULL
-);
-CREATE TABLE IF NOT EXISTS {schema}.approvals (
-    id bigserial PRIMARY KEY,
-    incident_id text NOT NULL REFERENCES {schema}.incidents(id) ON DELETE CASCADE,
-    plan_digest text NOT NULL,
-    plan jsonb NOT NULL,
-    decision text NOT NULL,
-    approver text NOT NULL,
-    reason text NOT NULL,
-    requested_at timestamptz NOT NULL,
-    decided_at timestamptz NOT NULL
-);
-CREATE TABLE IF NOT EXISTS {schema}.actions (
-    id bigserial PRIMARY KEY,
-    incident_id text NOT NULL REFERENCES {schema}.incidents(id) ON DELETE CASCADE,
-    action text NOT NULL,
-    target text NOT NULL,
-    plan_digest text NOT NULL,
-    status text NOT NULL,
-    summary text NOT NULL,
-    results jsonb NOT NULL,
-    approver text NOT NULL,
-    at timestamptz NOT NULL
-);
-"""
-
 _MILESTONES = ("acknowledged_at", "mitigated_at", "resolved_at")
 
 
-class IncidentRecord:
+class IncidentRecord(EvidenceRows):
     """A connection to the record database; safe to share between a flow's task threads."""
 
     def __init__(self, dsn: str, schema: str = "firebreak", *, write_attempts: int = 3) -> None:
@@ -164,9 +87,7 @@ class IncidentRecord:
 
     def _create_schema(self, conn: psycopg.Connection[Any]) -> None:
         """Idempotent; the advisory lock stops two first runs racing on CREATE."""
-        with conn.transaction(), conn.cursor() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-            cur.execute(sql.SQL(_DDL).format(schema=sql.Identifier(self._schema)))
+        migrate(conn, self._schema)
         self._ready = True
 
     def _q(self, text: str) -> sql.Composed:
@@ -197,28 +118,82 @@ class IncidentRecord:
 
     # -- incidents --------------------------------------------------------------------------
 
+    _INSERT = (
+        "INSERT INTO {s}.incidents (id, title, severity, status, scenario, dedup_key, alert,"
+        " commander, channel, flow_run_id, dry_run, drill, started_at, declared_at, open_key)"
+        " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+    )
+
+    def _values(self, incident: Incident, open_key: str | None) -> tuple[Any, ...]:
+        return (
+            incident.id,
+            incident.title,
+            incident.severity.name.lower(),
+            incident.status.value,
+            incident.scenario,
+            incident.alert.dedup_key(),
+            Jsonb(incident.alert.model_dump(mode="json")),
+            incident.commander,
+            incident.channel,
+            incident.flow_run_id,
+            incident.dry_run,
+            incident.drill,
+            incident.alert.starts_at,
+            incident.declared_at,
+            open_key,
+        )
+
     def open_incident(self, incident: Incident) -> Incident:
+        """Insert the incident, or keep the one already recorded under its id.
+
+        Idempotent, so a flow re-run (or a run the receiver announced first) adopts the
+        existing row; the flow run id is filled in once.
+        """
         self._execute(
-            "INSERT INTO {s}.incidents (id, title, severity, status, scenario, dedup_key, alert,"
-            " commander, channel, flow_run_id, dry_run, started_at, declared_at)"
-            " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-            (
-                incident.id,
-                incident.title,
-                incident.severity.name.lower(),
-                incident.status.value,
-                incident.scenario,
-                incident.alert.dedup_key(),
-                Jsonb(incident.alert.model_dump(mode="json")),
-                incident.commander,
-                incident.channel,
-                incident.flow_run_id,
-                incident.dry_run,
-                incident.alert.starts_at,
-                incident.declared_at,
-            ),
+            self._INSERT + " ON CONFLICT (id) DO UPDATE SET"
+            " flow_run_id = coalesce({s}.incidents.flow_run_id, EXCLUDED.flow_run_id)",
+            self._values(incident, None),
         )
         return incident
+
+    def claim(self, incident: Incident, key: str) -> tuple[str, bool]:
+        """(id of the open incident for alert group ``key``, whether this call created it).
+
+        Exactly one open incident per key, however many deliveries race: the unique index on
+        open incidents decides, across processes and receiver replicas.
+        """
+        for _ in range(5):
+            rows = self._fetch(
+                self._INSERT + " ON CONFLICT (open_key) WHERE closed_at IS NULL"
+                " AND open_key IS NOT NULL DO NOTHING RETURNING id",
+                self._values(incident, key),
+            )
+            if rows:
+                return str(rows[0]["id"]), True
+            existing = self.open_incident_for(key)
+            if existing is not None:
+                return existing, False
+        raise TransientError(f"alert group {key!r} kept closing while being claimed: retry")
+
+    def open_incident_for(self, key: str) -> str | None:
+        rows = self._fetch(
+            "SELECT id FROM {s}.incidents WHERE open_key = %s AND closed_at IS NULL", (key,)
+        )
+        return str(rows[0]["id"]) if rows else None
+
+    def close_incident(self, incident_id: str) -> None:
+        """The incident takes no more alerts: the next alert of its group opens a new one."""
+        self._execute(
+            "UPDATE {s}.incidents SET closed_at = coalesce(closed_at, now()), updated_at = now()"
+            " WHERE id = %s",
+            (incident_id,),
+        )
+
+    def set_flow_run(self, incident_id: str, flow_run_id: str) -> None:
+        self._execute(
+            "UPDATE {s}.incidents SET flow_run_id = %s, updated_at = now() WHERE id = %s",
+            (flow_run_id, incident_id),
+        )
 
     def set_status(
         self, incident_id: str, status: IncidentStatus, *, milestone: str | None = None
@@ -240,11 +215,19 @@ class IncidentRecord:
             raise PermanentError(f"incident {incident_id} is not in the record")
         return rows[0]
 
-    def incidents(self, *, scenario: str | None = None) -> list[dict[str, Any]]:
-        if scenario is None:
-            return self._fetch("SELECT * FROM {s}.incidents ORDER BY declared_at")
+    def incidents(
+        self, *, scenario: str | None = None, open_only: bool = False
+    ) -> list[dict[str, Any]]:
+        """Incidents oldest first; ``open_only``: those not closed yet."""
+        where, params = [], []
+        if scenario is not None:
+            where.append("scenario = %s")
+            params.append(scenario)
+        if open_only:
+            where.append("closed_at IS NULL")
+        clause = (" WHERE " + " AND ".join(where)) if where else ""
         return self._fetch(
-            "SELECT * FROM {s}.incidents WHERE scenario = %s ORDER BY declared_at", (scenario,)
+            "SELECT * FROM {s}.incidents" + clause + " ORDER BY declared_at", tuple(params)
         )
 
     # -- timeline ---------------------------------------------------------------------------
@@ -289,79 +272,3 @@ class IncidentRecord:
             "SELECT * FROM {s}.timeline WHERE incident_id = %s ORDER BY seq", (incident_id,)
         )
         return [TimelineEvent.model_validate(r) for r in rows]
-
-    # -- findings, approvals, actions -------------------------------------------------------
-
-    def add_finding(self, incident_id: str, finding: Finding) -> None:
-        self._execute(
-            "INSERT INTO {s}.findings (incident_id, check_name, target, status, summary, evidence,"
-            " observed_at) VALUES (%s,%s,%s,%s,%s,%s,%s)",
-            (
-                incident_id,
-                finding.check,
-                finding.target,
-                finding.status.value,
-                finding.summary,
-                Jsonb(finding.model_dump(mode="json")["evidence"]),
-                finding.observed_at,
-            ),
-        )
-
-    def findings(self, incident_id: str) -> list[Finding]:
-        rows = self._fetch(
-            "SELECT * FROM {s}.findings WHERE incident_id = %s ORDER BY id", (incident_id,)
-        )
-        return [
-            Finding(
-                check=r["check_name"],
-                target=r["target"],
-                status=r["status"],
-                summary=r["summary"],
-                evidence=r["evidence"],
-                observed_at=r["observed_at"],
-            )
-            for r in rows
-        ]
-
-    def record_approval(self, incident_id: str, plan: Plan, approval: Approval) -> None:
-        self._execute(
-            "INSERT INTO {s}.approvals (incident_id, plan_digest, plan, decision, approver, reason,"
-            " requested_at, decided_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)",
-            (
-                incident_id,
-                approval.plan_digest,
-                Jsonb(plan.model_dump(mode="json")),
-                approval.decision.value,
-                approval.approver,
-                approval.reason,
-                approval.requested_at,
-                approval.decided_at,
-            ),
-        )
-
-    def approvals(self, incident_id: str) -> list[dict[str, Any]]:
-        return self._fetch(
-            "SELECT * FROM {s}.approvals WHERE incident_id = %s ORDER BY id", (incident_id,)
-        )
-
-    def record_action(self, incident_id: str, action: Action) -> None:
-        self._execute(
-            "INSERT INTO {s}.actions (incident_id, action, target, plan_digest, status, summary,"
-            " results, approver, at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-            (
-                incident_id,
-                action.plan.action,
-                action.plan.target,
-                action.plan.digest,
-                action.status.value,
-                action.summary,
-                Jsonb(list(action.model_dump(mode="json")["results"])),
-                action.approver,
-                action.at,
-            ),
-        )
-
-    def actions(self, incident_id: str) -> list[dict[str, Any]]:
-        return self._fetch(
-            "SELECT * FROM {s}.actions WHERE incident_id = %s ORDER BY id", (incident_id,)
-        )

@@ -44,7 +44,15 @@ def test_schema_is_created_once_even_by_concurrent_first_uses(incident_store):
             "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
             (schema,),
         ).fetchall()
-    assert {t[0] for t in tables} == {"incidents", "timeline", "findings", "approvals", "actions"}
+    assert {t[0] for t in tables} == {
+        "incidents",
+        "timeline",
+        "findings",
+        "plans",
+        "approvals",
+        "actions",
+        "schema_version",
+    }
 
 
 def test_an_event_is_visible_to_other_connections_the_moment_it_is_appended(record, incident_store):
@@ -113,3 +121,74 @@ def test_an_unreachable_record_database_says_so_without_its_password():
         rec.ensure_schema()
     assert "hunter2" not in str(caught.value)
     assert "127.0.0.1:1" in str(caught.value)
+
+
+def test_concurrent_claims_of_one_alert_group_make_exactly_one_open_incident(incident_store):
+    records = [incident_store.open() for _ in range(8)]
+    claims: list[tuple[str, bool]] = []
+    barrier = threading.Barrier(len(records))
+
+    def claim(rec: IncidentRecord) -> None:
+        barrier.wait()
+        claims.append(rec.claim(new_incident(), "group-a"))
+
+    threads = [threading.Thread(target=claim, args=(r,)) for r in records]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({incident_id for incident_id, _ in claims}) == 1
+    assert [created for _, created in claims].count(True) == 1
+    other, created = records[0].claim(new_incident(), "group-b")
+    assert created and other != claims[0][0]
+
+
+def test_a_closed_incident_lets_its_group_open_a_new_one(record):
+    first, _ = record.claim(new_incident(), "group-a")
+    assert record.claim(new_incident(), "group-a") == (first, False)
+    record.close_incident(first)
+    second, created = record.claim(new_incident(), "group-a")
+    assert created and second != first
+    assert record.open_incident_for("group-a") == second
+
+
+def test_opening_an_incident_twice_keeps_the_first_and_fills_in_its_run(record):
+    incident = new_incident()
+    record.open_incident(incident)
+    record.open_incident(incident.model_copy(update={"flow_run_id": "run-1", "title": "other"}))
+    row = record.get_incident(incident.id)
+    assert (row["title"], row["flow_run_id"]) == ("pool exhausted", "run-1")
+
+
+def test_an_older_record_is_migrated_in_place_keeping_its_history(admin_dsn, incident_store):
+    schema = incident_store.schema_name
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:  # the record as version 0 made it
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        conn.execute(
+            sql.SQL(
+                "CREATE TABLE {}.incidents (id text PRIMARY KEY, title text NOT NULL,"
+                " severity text NOT NULL, status text NOT NULL, scenario text NOT NULL,"
+                " dedup_key text NOT NULL, alert jsonb NOT NULL, commander text NOT NULL,"
+                " channel text NOT NULL, flow_run_id text, dry_run boolean NOT NULL DEFAULT"
+                " false, started_at timestamptz NOT NULL, declared_at timestamptz NOT NULL,"
+                " acknowledged_at timestamptz, mitigated_at timestamptz, resolved_at"
+                " timestamptz, last_seq integer NOT NULL DEFAULT 0, updated_at timestamptz NOT"
+                " NULL DEFAULT now())"
+            ).format(sql.Identifier(schema))
+        )
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {}.incidents (id, title, severity, status, scenario, dedup_key,"
+                " alert, commander, channel, started_at, declared_at, resolved_at) VALUES"
+                " ('INC-old', 'old', 'high', 'resolved', 's', 'k', '{{}}', 'c', '#c', now(),"
+                " now(), now())"
+            ).format(sql.Identifier(schema))
+        )
+    rec = incident_store.open()
+    try:
+        old = rec.get_incident("INC-old")
+        assert old["title"] == "old" and old["closed_at"] is not None and old["drill"] is False
+        incident_id, created = rec.claim(new_incident(), "group-a")
+        assert created and rec.get_incident(incident_id)["closed_at"] is None
+    finally:
+        rec.close()

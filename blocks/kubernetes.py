@@ -90,16 +90,13 @@ class KubernetesTarget(Block):
             return os.path.expanduser(self.kubeconfig_path)
         return os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
 
-    def api_client(self) -> client.ApiClient:
-        """A new ApiClient for this target; close it (or use ``with``) when done.
+    @property
+    def identity(self) -> str:
+        """The namespace itself (``kubernetes:https://host:port/namespace``), however the block
+        reaches it: plans are bound to it and mitigations on it are serialised by it."""
+        return f"kubernetes:{self._configuration().host}/{self.namespace}"
 
-        Built into a fresh `Configuration`, so the global default client configuration is
-        neither read nor changed. urllib3's own retries are off: Prefect task retries,
-        with backoff and a retry condition, are the one retry policy.
-
-        Raises `kubernetes.config.ConfigException` (or `OSError`) when the kubeconfig or
-        in-cluster environment cannot be loaded.
-        """
+    def _configuration(self) -> client.Configuration:
         configuration = client.Configuration()
         if self.in_cluster:
             config.load_incluster_config(client_configuration=configuration)
@@ -111,4 +108,16 @@ class KubernetesTarget(Block):
                 persist_config=False,
             )
         configuration.retries = 0
-        return client.ApiClient(configuration=configuration)
+        return configuration
+
+    def api_client(self) -> client.ApiClient:
+        """A new ApiClient for this target; close it (or use ``with``) when done.
+
+        Built into a fresh `Configuration`, so the global default client configuration is
+        neither read nor changed. urllib3's own retries are off: Prefect task retries,
+        with backoff and a retry condition, are the one retry policy.
+
+        Raises `kubernetes.config.ConfigException` (or `OSError`) when the kubeconfig or
+        in-cluster environment cannot be loaded.
+        """
+        return client.ApiClient(configuration=self._configuration())

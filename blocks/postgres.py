@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import psycopg
 from prefect.blocks.core import Block
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from pydantic import Field, SecretStr
 
 from incident.errors import PermanentError, TransientError
+from incident.pool_planning import TerminationScope
 from incident.redact import describe_dsn, redact
 
 __all__ = ["PostgresTarget"]
@@ -52,6 +54,40 @@ class PostgresTarget(Block):
         default_factory=list,
         description="Roles whose backends are never proposed for termination.",
     )
+    include_superusers: bool = Field(
+        False,
+        description=(
+            "Also propose superusers' backends for termination (off: a superuser session is "
+            "usually a person or a migration, reported but never planned)."
+        ),
+    )
+    application_roles: list[str] = Field(
+        default_factory=list,
+        description=(
+            "Roles the application connects as; their connection limits count toward "
+            "headroom even while none of their sessions is connected."
+        ),
+    )
+
+    @property
+    def identity(self) -> str:
+        """The database itself (``postgresql://host:port/db``), whichever role or block name
+        reaches it: plans are bound to it and mitigations on it are serialised by it."""
+        dsn = self.dsn.get_secret_value()
+        params = conninfo_to_dict(dsn)
+        host = params.get("host") or params.get("hostaddr") or "localhost"
+        port = params.get("port") or "5432"
+        database = params.get("dbname") or params.get("user") or "postgres"
+        return f"postgresql://{host}:{port}/{database}"
+
+    def termination_scope(self) -> TerminationScope:
+        """Which backends plans on this target may name (and verification judges)."""
+        return TerminationScope(
+            target=self.identity,
+            database=self.identity.rsplit("/", 1)[-1] if self.only_own_database else None,
+            protected_roles=frozenset(self.protected_roles),
+            include_superusers=self.include_superusers,
+        )
 
     @property
     def label(self) -> str:

@@ -35,7 +35,7 @@ _PREFIX = "approval-"
 
 
 class Decision(enum.StrEnum):
-    """What a person answers; there is deliberately no default."""
+    """approve runs exactly the plan above; reject changes nothing and escalates."""
 
     APPROVE = "approve"
     REJECT = "reject"

@@ -12,14 +12,17 @@ a scenario flow.
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 from prefect.futures import PrefectFuture
 
 from blocks.slack import SlackWorkspace, redact_slack_tokens
-from flows.scribe import Scribe
 from incident.models import Delivery
 from incident.policy import IncidentPolicy
 from tasks.slack import post_message
+
+if TYPE_CHECKING:
+    from flows.response import Response as Scribe
 
 __all__ = ["announce"]
 

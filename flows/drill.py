@@ -39,11 +39,12 @@ RECORD_SCHEMA = "firebreak_drill_record"
 DRILL_TOKEN = "xoxb-drill-sandbox-token"
 
 DRILL_POLICY = IncidentPolicy(
-    long_query_threshold=timedelta(seconds=2),
+    long_query_threshold=timedelta(seconds=3),
     approval_timeout=timedelta(minutes=2),
     approval_poll_interval=timedelta(seconds=1),
     verification_window=timedelta(seconds=20),
     verification_interval=timedelta(seconds=1),
+    monitoring_window=timedelta(seconds=10),
     notification_max_wait=timedelta(seconds=5),
 )
 
@@ -92,14 +93,17 @@ def _sandbox_dsn(admin_dsn: str) -> str:
 def run_db_pool_drill(admin_dsn: str = DEFAULT_DSN, approve_after: float = 1.0) -> DrillReport:
     """Inject, respond, approve, score. Everything is undone afterwards."""
     report = DrillReport()
-    target = PostgresTarget(dsn=_sandbox_dsn(admin_dsn), name="drill-orders-db")
+    sandbox = _sandbox_dsn(admin_dsn)
     store = IncidentStore(dsn=admin_dsn, schema_name=RECORD_SCHEMA)
     record = store.open()
+    age = DRILL_POLICY.long_query_threshold.total_seconds() + 0.3
     with (
         SlackStub(token=DRILL_TOKEN) as slack_stub,
-        PoolExhaustion(target.dsn.get_secret_value()) as fault,
+        PoolExhaustion(sandbox, age_seconds=age) as fault,
     ):
-        fault.wait_until_older_than(DRILL_POLICY.long_query_threshold.total_seconds() + 0.5)
+        target = PostgresTarget(
+            dsn=sandbox, name="drill-orders-db", protected_roles=[fault.protected_role]
+        )
         was_exhausted = not fault.can_connect()
         # the alert fires once the pool is exhausted, as Alertmanager would
         alert = Alert(
@@ -109,7 +113,6 @@ def run_db_pool_drill(admin_dsn: str = DEFAULT_DSN, approve_after: float = 1.0) 
             summary="[DRILL] orders-db connection pool exhausted",
             labels={"service": "orders", "drill": "true"},
         )
-        healthy = set(fault.pids["healthy"])
         slack = SlackWorkspace(token=DRILL_TOKEN, api_base_url=slack_stub.base_url)
         approvals: list[str] = []
         seen = {row["id"] for row in record.incidents(scenario=SCENARIO)}
@@ -119,10 +122,12 @@ def run_db_pool_drill(admin_dsn: str = DEFAULT_DSN, approve_after: float = 1.0) 
                 record, SCENARIO, timeout=120, ignore=seen
             )
             time.sleep(approve_after)  # a person reads the plan before deciding
-            answer(
+            fault.move_on()  # meanwhile a pooled connection finishes and takes fresh work
+            given = answer(
                 run_id, approve=True, approver="drill-on-call", reason="drill", plan_digest=digest
             )
-            approvals.append(incident_id)
+            if given.accepted:
+                approvals.append(incident_id)
 
         approver = threading.Thread(target=on_call, daemon=True)
         approver.start()
@@ -146,7 +151,7 @@ def run_db_pool_drill(admin_dsn: str = DEFAULT_DSN, approve_after: float = 1.0) 
             "approval asked for in the channel": any("APPROVAL NEEDED" in t for t in texts),
             "approval requested and given": bool(approvals),
             "offending backends terminated": not (alive & fault.offending),
-            "healthy backends untouched": healthy <= alive,
+            "every bystander untouched (incl. one that moved on)": not fault.untouched(),
             "headroom restored (app can connect)": fault.can_connect(),
             "resolution posted": any("INCIDENT RESOLVED" in t for t in texts),
             "run ended Resolved": state.name == "Resolved",

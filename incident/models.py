@@ -182,6 +182,7 @@ class ActionStatus(enum.StrEnum):
     SKIPPED = "skipped"
     PARTIAL = "partial"
     FAILED = "failed"
+    STALE = "stale"  # the target changed since the plan was made: nothing done, re-plan
 
 
 class Action(BaseModel):

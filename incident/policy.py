@@ -159,6 +159,13 @@ class IncidentPolicy(BaseModel):
     long_query_threshold: timedelta = Field(
         timedelta(minutes=5), description="Runbooks 001 and 004: queries older than 5 min"
     )
+    idle_connection_age: timedelta = Field(
+        timedelta(minutes=10),
+        description=(
+            "Runbook 001's 'kill idle connections': idle sessions older than this are offered "
+            "for termination when a pool is exhausted and nothing worse holds it"
+        ),
+    )
     min_connection_headroom: float = Field(
         0.10,
         ge=0,
@@ -170,7 +177,30 @@ class IncidentPolicy(BaseModel):
     )
     verification_interval: timedelta = timedelta(seconds=10)
     monitoring_window: timedelta = Field(
-        timedelta(minutes=30), description="Runbooks 000/001: monitor for 30 minutes"
+        timedelta(minutes=30),
+        description=(
+            "Runbooks 000/001: after a mitigation took effect, every verification check must "
+            "stay healthy this long before the incident is called resolved"
+        ),
+    )
+    mitigation_lock_timeout: timedelta = Field(
+        timedelta(minutes=10),
+        description=(
+            "How long a mitigation waits for another one on the same target to finish before "
+            "escalating instead"
+        ),
+    )
+    suspend_while_waiting: bool = Field(
+        True,
+        description=(
+            "A deployment run waiting for approval is suspended (its process and worker slot "
+            "freed, re-run from the record when answered) instead of paused"
+        ),
+    )
+    max_replans: int = Field(
+        2,
+        ge=0,
+        description="How often a plan whose target changed is re-planned and asked again",
     )
     notification_attempts: int = Field(4, ge=1)
     notification_max_wait: timedelta = Field(

@@ -175,6 +175,14 @@ class IncidentRecord(EvidenceRows):
                 return existing, False
         raise TransientError(f"alert group {key!r} kept closing while being claimed: retry")
 
+    def incident_for_run(self, flow_run_id: str) -> dict[str, Any] | None:
+        """The incident a flow run declared, for a re-run of that run to adopt."""
+        rows = self._fetch(
+            "SELECT * FROM {s}.incidents WHERE flow_run_id = %s ORDER BY declared_at DESC",
+            (flow_run_id,),
+        )
+        return rows[0] if rows else None
+
     def open_incident_for(self, key: str) -> str | None:
         rows = self._fetch(
             "SELECT id FROM {s}.incidents WHERE open_key = %s AND closed_at IS NULL", (key,)
@@ -209,11 +217,15 @@ class IncidentRecord(EvidenceRows):
         if changed != 1:
             raise PermanentError(f"incident {incident_id} is not in the record")
 
-    def get_incident(self, incident_id: str) -> dict[str, Any]:
+    def find_incident(self, incident_id: str) -> dict[str, Any] | None:
         rows = self._fetch("SELECT * FROM {s}.incidents WHERE id = %s", (incident_id,))
-        if not rows:
+        return rows[0] if rows else None
+
+    def get_incident(self, incident_id: str) -> dict[str, Any]:
+        row = self.find_incident(incident_id)
+        if row is None:
             raise PermanentError(f"incident {incident_id} is not in the record")
-        return rows[0]
+        return row
 
     def incidents(
         self, *, scenario: str | None = None, open_only: bool = False

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-__all__ = ["describe_dsn", "redact"]
+__all__ = ["describe_dsn", "redact", "redact_sql"]
 
 _URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):[^@\s]*@", re.I)
 _KV_PASSWORD = re.compile(r"(password\s*=\s*)('[^']*'|\S+)", re.I)
@@ -18,6 +18,27 @@ def redact(text: str, *secrets: str | None) -> str:
             text = text.replace(secret, "***")
     text = _URL_PASSWORD.sub(r"\g<scheme>\g<user>:***@", text)
     return _KV_PASSWORD.sub(r"\1***", text)
+
+
+# A SQL string constant ('it''s', E'\\'', $tag$ ... $tag$), perhaps cut off by a length limit;
+# a backslash always escapes, which at worst masks a little more than the literal.
+_SQL_LITERAL = re.compile(
+    r"""(?P<dollar>\$(?P<tag>[A-Za-z_][A-Za-z0-9_]*)?\$).*?(?:(?P=dollar)|\Z)"""
+    r"""|(?P<quote>[EeBbXxNnUu]&?)?'(?:\\.|[^'\\]|'')*(?:'|\Z)""",
+    re.S,
+)
+
+
+def redact_sql(query: str | None) -> str | None:
+    """A query as people may see it: every string constant masked as ``'***'``.
+
+    ``pg_stat_activity.query`` is whatever the application sent, passwords in
+    ``ALTER ROLE ... PASSWORD '...'`` and tokens in ``WHERE`` clauses included; identifiers
+    and numbers stay, so the shape of the query is still readable.
+    """
+    if query is None:
+        return None
+    return _SQL_LITERAL.sub("'***'", query)
 
 
 def describe_dsn(dsn: str) -> str:

@@ -11,6 +11,7 @@ __all__ = [
     "approval_needed",
     "declaration",
     "escalation",
+    "monitoring",
     "plan_markdown",
     "resolution",
 ]
@@ -30,9 +31,8 @@ def _duration(seconds: float) -> str:
 
 def declaration(incident: Incident, policy: IncidentPolicy) -> str:
     """Runbook 000's declaration and 004's Slack template."""
-    objectives = policy.for_severity(incident.severity)
-    cadence = objectives.status_update_cadence
-    next_update = f"{int(cadence.total_seconds() // 60)} minutes" if cadence else "as needed"
+    # Only what the flow does: it posts at each change of status (no timed updates yet).
+    next_update = "at each change of status"
     label = incident.severity.label(policy.scheme)
     return (
         f"🚨 INCIDENT DECLARED - {label} 🚨\n{RULE}\n"
@@ -44,6 +44,17 @@ def declaration(incident: Incident, policy: IncidentPolicy) -> str:
         f"Started: {_time(incident.alert.starts_at)}\n"
         f"Next Update: {next_update}\n"
         f"Channel: {incident.channel}"
+    )
+
+
+def monitoring(incident: Incident, policy: IncidentPolicy, *, watching: str) -> str:
+    """Runbook 002's "Monitoring" status: the fix is in, and this is how long we watch."""
+    label = incident.severity.label(policy.scheme)
+    return (
+        f"👀 MONITORING - {label} {incident.id}\n{RULE}\n"
+        f"Issue: {incident.title}\n"
+        f"Status: mitigation applied and took effect; every check is healthy\n"
+        f"Next: watching every check for {watching}; resolved only if none turns bad"
     )
 
 

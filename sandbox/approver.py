@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection
-from typing import Any
 from uuid import UUID
 
 from prefect.client.orchestration import get_client
-from prefect.flow_runs import resume_flow_run
 
+from flows.answer import SubmitResult, submit_decision
 from incident.record import IncidentRecord
 
 
@@ -44,5 +43,14 @@ def wait_for_approval_request(
     raise TimeoutError(f"no {scenario} flow run paused for approval within {timeout}s")
 
 
-def answer(flow_run_id: UUID, **form: Any) -> None:
-    resume_flow_run(flow_run_id, run_input=form)
+def answer(
+    flow_run_id: UUID, *, approve: bool, approver: str, plan_digest: str, reason: str = ""
+) -> SubmitResult:
+    """Answer as a person would, for exactly the plan they read (refused if it changed)."""
+    return submit_decision(
+        flow_run_id,
+        plan_digest=plan_digest,
+        decision="approve" if approve else "reject",
+        approver=approver,
+        reason=reason,
+    )

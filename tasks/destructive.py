@@ -2,8 +2,9 @@
 
 A destructive task is registered under its action name, tagged ``destructive`` (visible in
 the Prefect UI and filterable by concurrency limits), and wrapped so that it cannot run
-unless it was handed an approval for exactly its plan, or is a dry run. The check lives
-here, not in each task, so no action can forget it.
+unless it was handed an approval for exactly its plan, on exactly the target the plan names
+(its ``identity``), or is a dry run. The check lives here, not in each task, so no action
+can forget it.
 """
 
 from __future__ import annotations
@@ -47,6 +48,12 @@ def destructive(action: str, **task_options: Any) -> Callable[[Callable[..., R]]
         ) -> R:
             if plan.action != action:
                 raise ApprovalMismatch(f"plan is for {plan.action!r}, this task does {action!r}")
+            identity = getattr(target, "identity", None)
+            if plan.target != identity:
+                raise ApprovalMismatch(
+                    f"plan is for {plan.target}, but this task was handed {identity}: nothing "
+                    "was done; an approval covers only the target it was given for"
+                )
             check_approval(plan, approval, dry_run)
             return fn(target, plan, approval, dry_run=dry_run)
 

@@ -10,6 +10,7 @@ pytest_plugins = [
     "tests.fixtures.prefect_api",
     "tests.fixtures.prefect_server",
     "tests.fixtures.postgres",
+    "tests.fixtures.postgres_cluster",
     "tests.fixtures.redis",
     "tests.fixtures.kubernetes",
     "tests.fixtures.slack",

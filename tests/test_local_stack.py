@@ -31,10 +31,9 @@ def test_the_seeded_cluster_has_rollout_history_logs_and_warning_events(seeded_c
 
 def test_the_pool_exhaustion_fault_refuses_the_application_a_connection(pool_exhaustion):
     assert not pool_exhaustion.can_connect()
-    assert pool_exhaustion.alive() == pool_exhaustion.offending | set(
-        pool_exhaustion.pids["healthy"]
-    )
-    assert len(pool_exhaustion.alive()) == pool_exhaustion.limit
+    assert pool_exhaustion.alive() == pool_exhaustion.offending | pool_exhaustion.bystanders
+    others = {*pool_exhaustion.pids["protected"], *pool_exhaustion.pids["superuser"]}
+    assert len(pool_exhaustion.alive() - others) == pool_exhaustion.limit  # the role's own
 
 
 def test_redis_is_reached_over_a_real_connection(redis_sandbox):

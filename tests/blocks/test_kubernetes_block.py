@@ -7,22 +7,9 @@ from pathlib import Path
 
 import pytest
 from kubernetes import client
-from prefect.blocks.core import Block
-from prefect.testing.standard_test_suites import BlockStandardTestSuite
 
 from blocks.kubernetes import KubernetesTarget
 from tests.fixtures.kubernetes import SeededCluster
-
-
-class TestKubernetesTargetStandards(BlockStandardTestSuite):
-    @pytest.fixture
-    def block(self) -> type[Block]:
-        return KubernetesTarget
-
-    def test_has_a_valid_image(self, block: type[Block]) -> None:
-        """Offline variant: the logo is an https URL (the suite downloads it; no internet here)."""
-        assert block._logo_url is not None
-        assert str(block._logo_url).startswith("https://")
 
 
 def test_saved_block_loads_back_with_every_field(prefect_api: None) -> None:

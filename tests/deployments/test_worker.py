@@ -1,5 +1,6 @@
 """The deployed flow on a real Prefect server and worker: launched through the API as the UI
-does, configured by block names saved on that server, approved from outside."""
+does, configured by block names saved on that server, suspended while it waits, approved from
+outside, re-run from the record."""
 
 from __future__ import annotations
 
@@ -57,7 +58,19 @@ def test_a_deployment_run_by_a_worker_pauses_resumes_and_resolves(
                 time.sleep(0.5)
 
     assert (state.type.value, state.name) == ("COMPLETED", "Resolved"), state.message
+    # the run was suspended while waiting (process and worker slot freed), then re-run from
+    # the top: every phase found its work in the record, and nothing was done twice
+    steps = [(e.phase, e.step, e.status) for e in record.timeline(incident_id)]
+    assert ("declare", "resumed", "info") in steps
+    for once in [
+        ("declare", "declared", "completed"),
+        ("mitigate", "approval", "started"),
+        ("assess", "diagnostics", "completed"),
+        ("mitigate", "apply", "completed"),
+    ]:
+        assert steps.count(once) == 1, (once, steps)
     assert not (pool_exhaustion.alive() & pool_exhaustion.offending)
+    assert not pool_exhaustion.untouched()
     assert pool_exhaustion.can_connect()
     assert record.get_incident(incident_id)["status"] == "resolved"
     assert any("INCIDENT RESOLVED" in t for t in slack_stub.texts())

@@ -1,27 +1,34 @@
-"""Post-incident: metrics and the post-mortem draft, published as artifacts of the record."""
+"""Post-incident: metrics and the post-mortem draft, published as artifacts of the record.
+
+Also a flow of its own (`redraft_postmortem`), to rebuild the draft from the record of an
+incident whose run is long gone.
+"""
 
 from __future__ import annotations
 
+from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from flows.scribe import Scribe
+from flows.response import Response
+from incident.models import IncidentStatus
 from incident.postmortem import incident_metrics, postmortem_markdown
 
-__all__ = ["publish_record"]
+__all__ = ["post_incident"]
 
 
-def publish_record(scribe: Scribe, *, root_cause: str, follow_ups: list[str]) -> str:
+@flow(name="post-incident", validate_parameters=False)
+def post_incident(response: Response, *, root_cause: str, follow_ups: list[str]) -> str:
     """Timeline, findings and post-mortem as artifacts; returns the post-mortem markdown."""
-    record, incident_id = scribe.record, scribe.incident.id
-    if not scribe.settle():  # the post-mortem tells what became of every message it can
-        scribe.event(
+    record, incident_id = response.record, response.id
+    if not response.settle():  # the post-mortem tells what became of every message it can
+        response.event(
             "post-incident",
             "notify",
             "info",
             "some messages were still being sent when the post-mortem was drafted; their "
             "outcome follows in the timeline",
         )
-    scribe.event("post-incident", "postmortem", "started", "drafting the post-mortem")
+    response.event("post-incident", "postmortem", "started", "drafting the post-mortem")
     row = record.get_incident(incident_id)
     timeline = record.timeline(incident_id)
     findings = record.findings(incident_id)
@@ -50,22 +57,16 @@ def publish_record(scribe: Scribe, *, root_cause: str, follow_ups: list[str]) ->
         ],
         description=f"Timeline of {incident_id}",
     )
-    create_table_artifact(
-        key=f"{key}-findings",
-        table=[
-            {"check": f.check, "target": f.target, "status": f.status.value, "summary": f.summary}
-            for f in findings
-        ],
-        description=f"Findings of {incident_id}",
-    )
     create_markdown_artifact(
         key=f"{key}-postmortem", markdown=markdown, description=f"Post-mortem draft {incident_id}"
     )
-    scribe.event(
+    response.event(
         "post-incident",
         "postmortem",
         "completed",
         "post-mortem draft published",
         metrics=incident_metrics(row),
     )
+    if row["status"] == IncidentStatus.RESOLVED.value or row["dry_run"]:
+        response.close()
     return markdown

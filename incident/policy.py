@@ -13,7 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from incident.severity import Severity, SeverityScheme
 
 __all__ = [
+    "DEFAULT_COMPONENT_STATUS",
     "DEFAULT_OBJECTIVES",
+    "DEFAULT_STAKEHOLDERS",
     "RUNBOOK_PRESETS",
     "EscalationStep",
     "IncidentPolicy",
@@ -92,6 +94,24 @@ DEFAULT_OBJECTIVES: dict[Severity, Objectives] = {
         page_on_call=False,
         escalation=_steps((15, "On-call engineer")),
     ),
+}
+
+
+# Runbook 000 "Notify stakeholders": engineering, product, support (customer-facing),
+# management for P1/P2.
+DEFAULT_STAKEHOLDERS: dict[Severity, tuple[str, ...]] = {
+    Severity.CRITICAL: ("engineering", "product", "support", "management"),
+    Severity.HIGH: ("engineering", "product", "support", "management"),
+    Severity.MEDIUM: ("engineering", "product", "support"),
+    Severity.LOW: ("engineering",),
+}
+
+# Atlassian Statuspage component states for an open incident of each level.
+DEFAULT_COMPONENT_STATUS: dict[Severity, str] = {
+    Severity.CRITICAL: "major_outage",
+    Severity.HIGH: "partial_outage",
+    Severity.MEDIUM: "degraded_performance",
+    Severity.LOW: "degraded_performance",
 }
 
 
@@ -177,6 +197,46 @@ class IncidentPolicy(BaseModel):
         timedelta(seconds=30),
         le=timedelta(seconds=60),
         description="Longest a message may keep retrying (a 429's Retry-After included)",
+    )
+
+    # -- communication (issue 10): who is told what, where; safe defaults say nothing new --
+    message_templates: str | None = Field(
+        None,
+        description="Directory of Jinja2 template overrides (same file names as "
+        "incident/messages); checked when loaded, so a broken one fails before any incident",
+    )
+    roles: dict[str, str] = Field(
+        default_factory=dict,
+        description="On-call roster by role (incident_commander, technical_lead, "
+        "communications_lead, scribe): a Slack user id (U...), an e-mail, or a name",
+    )
+    responders: list[str] = Field(
+        default_factory=list,
+        description="Who is invited to every incident channel (Slack user ids or e-mails)",
+    )
+    incident_channel_per_incident: bool = Field(
+        True, description="Open a dedicated channel per incident (runbook 001)"
+    )
+    stakeholders: dict[Severity, tuple[str, ...]] = Field(
+        default_factory=lambda: dict(DEFAULT_STAKEHOLDERS),
+        description="Who hears of an incident, by severity (runbook 000: management for the "
+        "top two levels)",
+    )
+    stakeholder_channels: dict[str, str] = Field(
+        default_factory=dict,
+        description="Slack channel per stakeholder group; a group without one is named in "
+        "the notice posted to the incident-response channel",
+    )
+    status_page_components: dict[str, str] = Field(
+        default_factory=dict,
+        description="Status page component id per service (the alert's service label)",
+    )
+    component_status: dict[Severity, str] = Field(
+        default_factory=lambda: dict(DEFAULT_COMPONENT_STATUS),
+        description="Status page component status while an incident of this level is open",
+    )
+    customer_signature: str = Field(
+        "The Operations Team", description="How customer notices are signed (runbook 003)"
     )
 
     @field_validator("objectives", mode="before")

@@ -235,6 +235,19 @@ class IncidentPolicy(BaseModel):
         default_factory=lambda: dict(DEFAULT_COMPONENT_STATUS),
         description="Status page component status while an incident of this level is open",
     )
+    auto_approve: dict[Severity, tuple[str, ...]] = Field(
+        default_factory=dict,
+        description="Low-risk actions applied without a person's answer, by severity "
+        "(recorded as auto-approved); none by default",
+    )
+    drills_auto_approve: bool = Field(
+        False, description="Drills approve their own plans (recorded as such)"
+    )
+    sweep_lookback: timedelta = Field(
+        timedelta(hours=24),
+        description="How long after closing an incident the sweep still finishes what its "
+        "channels owe it (resolution posts, page resolve, status page)",
+    )
     customer_signature: str = Field(
         "The Operations Team", description="How customer notices are signed (runbook 003)"
     )

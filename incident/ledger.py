@@ -72,12 +72,14 @@ def sent(timeline: Sequence[TimelineEvent], step: str) -> bool:
 
 
 def paged_levels(timeline: Sequence[TimelineEvent]) -> set[int]:
-    """Escalation levels already paged (attempted), from ``escalate:level-N`` events."""
-    return {
-        int(e.step[len(_ESCALATE) :])
-        for e in timeline
-        if e.step.startswith(_ESCALATE) and e.step[len(_ESCALATE) :].isdigit()
-    }
+    """Escalation levels already paged, from ``escalate:level-N`` events; a level whose
+    latest attempt failed is not, so the next sweep tries it again."""
+    latest: dict[int, str] = {}
+    for e in timeline:
+        number = e.step[len(_ESCALATE) :]
+        if e.step.startswith(_ESCALATE) and number.isdigit():
+            latest[int(number)] = e.status
+    return {level for level, status in latest.items() if status in ("started", "completed")}
 
 
 def status_update_due(

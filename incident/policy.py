@@ -248,6 +248,11 @@ class IncidentPolicy(BaseModel):
         description="How long after closing an incident the sweep still finishes what its "
         "channels owe it (resolution posts, page resolve, status page)",
     )
+    customer_channel: str | None = Field(
+        None,
+        description="Slack channel (e.g. a shared one) for customer notices; without one they "
+        "are posted to the incident's channel for the communications lead to send",
+    )
     customer_signature: str = Field(
         "The Operations Team", description="How customer notices are signed (runbook 003)"
     )

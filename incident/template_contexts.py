@@ -232,8 +232,14 @@ def _sample_incident() -> Incident:
 def _samples() -> dict[str, Callable[[], dict[str, Any]]]:
     i, p = _sample_incident(), IncidentPolicy()
     plan = Plan(action="terminate_backends", target="db", reason="r", items=({"pid": 1},))
-    e = TimelineEvent(incident_id=i.id, phase="declare", step="declared", status="completed",
-                      message="declared", at=i.declared_at)  # fmt: skip
+    e = TimelineEvent(
+        incident_id=i.id,
+        phase="declare",
+        step="declared",
+        status="completed",
+        message="declared",
+        at=i.declared_at,
+    )
     at = i.alert.starts_at + timedelta(minutes=5)
     return {
         "declaration": lambda: context_declaration(i, p, None, None),

@@ -29,6 +29,7 @@ from incident.template_contexts import (
     context_stakeholders,
     context_status_update,
     context_statuspage,
+    human_span,
     mention,
 )
 from incident.template_loader import Message, MessageTemplates, TemplateConfigError, load_templates
@@ -43,6 +44,7 @@ __all__ = [
     "declaration",
     "declaration_message",
     "escalation",
+    "human_span",
     "mention",
     "page_summary",
     "plan_markdown",

@@ -28,6 +28,7 @@ __all__ = [
     "ApprovalStage",
     "EscalationLevel",
     "approval_stage",
+    "approval_window",
     "auto_approval",
     "escalation_levels",
     "escalations_due",
@@ -129,6 +130,16 @@ def approval_stage(
         last_level=index == len(levels) - 1,
         expired=expired,
     )
+
+
+def approval_window(policy: IncidentPolicy, severity: Severity) -> timedelta:
+    """How long a request waits in all before it expires: one timeout per escalation level.
+
+    The approval step pauses this long once; the sweep re-sends the request to each level as
+    its turn comes (`approval_stage`), so the run keeps waiting instead of expiring early.
+    """
+    window = max(policy.approval_timeout, timedelta(seconds=1))
+    return window * len(escalation_levels(policy, severity))
 
 
 def auto_approval(

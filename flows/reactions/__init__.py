@@ -6,10 +6,10 @@ run them right after a status change for immediacy. Adding a channel is adding a
 `PLUGINS`; no scenario flow changes.
 """
 
-from flows.reactions import escalations, pager, slack_room, status_page, updates
+from flows.reactions import approvals, escalations, pager, slack_room, status_page, updates
 from flows.reactions.situation import Channels, Situation, incident_from_row
 
-PLUGINS = (slack_room, pager, status_page, escalations, updates)
+PLUGINS = (slack_room, pager, status_page, escalations, approvals, updates)
 """In this order: the room exists before anything is posted in it; pages before updates."""
 
 __all__ = ["PLUGINS", "Channels", "Situation", "incident_from_row"]

@@ -254,7 +254,34 @@ def _samples() -> dict[str, Callable[[], dict[str, Any]]]:
         "statuspage": lambda: context_statuspage("identified", "payments"),
         "statuspage_title": lambda: context_statuspage("investigating", "payments"),
         "page": lambda: context_page(i, p, "On-call engineer"),
+        "postmortem": lambda: {"pm": _sample_postmortem(i, e)},
     }
+
+
+def _sample_postmortem(incident: Incident, event: TimelineEvent) -> Any:
+    from incident.postmortem import draft_postmortem  # it renders through these templates
+
+    row = {
+        "id": incident.id,
+        "title": incident.title,
+        "severity": "high",
+        "status": "resolved",
+        "started_at": incident.alert.starts_at,
+        "alert": incident.alert.model_dump(mode="json"),
+        "resolved_at": incident.alert.starts_at + timedelta(minutes=30),
+    }
+    action = {"action": "terminate_backends", "target": "db", "summary": "terminated 1"}
+    approval = {"decision": "approved", "reason": ""}
+    return draft_postmortem(
+        row,
+        [event],
+        [],
+        [action],
+        [approval],
+        root_cause="cause",
+        follow_ups=["a"],
+        evidence={"logs": "https://logs"},
+    )
 
 
 SAMPLES = _samples()

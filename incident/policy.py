@@ -97,13 +97,13 @@ DEFAULT_OBJECTIVES: dict[Severity, Objectives] = {
 }
 
 
-# Runbook 000 "Notify stakeholders": engineering, product, support (customer-facing),
-# management for P1/P2.
+# Runbook 000 "Notify stakeholders": engineering, product, customer support, and management
+# for P1/P2.
 DEFAULT_STAKEHOLDERS: dict[Severity, tuple[str, ...]] = {
     Severity.CRITICAL: ("engineering", "product", "support", "management"),
     Severity.HIGH: ("engineering", "product", "support", "management"),
     Severity.MEDIUM: ("engineering", "product", "support"),
-    Severity.LOW: ("engineering",),
+    Severity.LOW: ("engineering", "product", "support"),
 }
 
 # Atlassian Statuspage component states for an open incident of each level.

@@ -48,7 +48,7 @@ def react(situation: Situation) -> None:
             step,
             "completed",
             f"escalated to {level.contact} (level {level.level})"
-            + ("; paged" if paged else "; not paged (this level does not page, or it failed)"),
+            + ("; paged" if paged else "; not paged (level does not page, a drill, or it failed)"),
             contact=level.contact,
             paged=paged,
             why=why,

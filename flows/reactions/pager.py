@@ -21,7 +21,7 @@ Action = Literal["trigger", "acknowledge", "resolve"]
 def page(situation: Situation, action: Action, step: str, *, contact: str = "") -> bool:
     """Send one event and record it under ``step``; whether PagerDuty took it."""
     pager = situation.channels.pager
-    if pager is None:
+    if pager is None or situation.rehearsal:
         return False
     incident = situation.incident
     key = dedup_key_for(incident.id)
@@ -71,7 +71,7 @@ def _paged_contacts(situation: Situation) -> list[str]:
 
 def react(situation: Situation) -> None:
     pager = situation.channels.pager
-    if pager is None:
+    if pager is None or situation.rehearsal:
         return
     pages = situation.objectives.page_on_call
     if pages and not situation.resolved and not situation.sent("page:trigger"):

@@ -76,6 +76,11 @@ class Situation:
         )
 
     @property
+    def rehearsal(self) -> bool:
+        """A drill or a dry run: never pages people, the status page or customers."""
+        return bool(self.row.get("drill") or self.row.get("dry_run"))
+
+    @property
     def room(self) -> str:
         """Where incident messages go: the dedicated channel if open, else the incident channel."""
         opened = ledger.last_event(self.timeline, ROOM, ("completed",))

@@ -108,7 +108,8 @@ def _notify_stakeholders(situation: Situation) -> None:
 
 def _notify_customers(situation: Situation) -> None:
     impact = ledger.customer_impact(situation.timeline)
-    if impact is None or situation.incident.severity not in (Severity.CRITICAL, Severity.HIGH):
+    top_two = situation.incident.severity in (Severity.CRITICAL, Severity.HIGH)
+    if impact is None or not top_two or situation.rehearsal:
         return
     text = templates.customer_notification(
         situation.incident,

@@ -35,7 +35,7 @@ def _components(situation: Situation, state: str) -> dict[str, str]:
 
 def react(situation: Situation) -> None:
     page = situation.channels.status_page
-    if page is None:
+    if page is None or situation.rehearsal:
         return
     if situation.row["status"] == IncidentStatus.CRASHED.value and not situation.resolved:
         return  # our automation stopping is no news to customers: the page keeps its state

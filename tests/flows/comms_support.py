@@ -51,7 +51,7 @@ def compressed_policy(**overrides: Any) -> IncidentPolicy:
     return IncidentPolicy.model_validate(values)
 
 
-def declare(record: IncidentRecord, *, severity: str = "SEV1") -> Scribe:
+def declare(record: IncidentRecord, *, severity: str = "SEV1", drill: bool = False) -> Scribe:
     """Runbook 000's declaration, as `flows.declare` records it."""
     alert = Alert(
         name="PaymentsDown",
@@ -66,6 +66,7 @@ def declare(record: IncidentRecord, *, severity: str = "SEV1") -> Scribe:
         scenario="outage",
         alert=alert,
         commander="U0JANE",
+        drill=drill,
     )
     record.open_incident(incident)
     scribe = Scribe(record, incident)

@@ -177,3 +177,18 @@ def test_a_broken_template_override_stops_the_sweep_before_anything_is_sent(
     with pytest.raises(TemplateConfigError, match=r"status_update\.txt\.j2:1"):
         sweep(policy=engine.compressed_policy(message_templates=str(tmp_path)))
     assert slack_stub.calls == []
+
+
+def test_a_drill_talks_in_slack_but_pages_nobody_and_leaves_the_status_page_alone(
+    record, sweep, slack_stub, statuspage_stub, pagerduty_stub
+):
+    scribe = engine.declare(record, drill=True)
+    engine.assess_and_ask(scribe)  # customer impact "confirmed" in the drill
+
+    for seconds in (11, 22):
+        sweep(engine.at(scribe, seconds))
+
+    assert any(t.startswith("⏰ INCIDENT UPDATE") for t in slack_stub.texts())
+    assert any(t.startswith("⏫ ESCALATION") for t in slack_stub.texts())
+    assert not any(t.startswith("Subject: Service Disruption") for t in slack_stub.texts())
+    assert pagerduty_stub.calls == [] and statuspage_stub.calls == []

@@ -32,10 +32,15 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
-from blocks.slack import SlackWorkspace, redact_slack_tokens
-from incident.errors import PermanentError, TransientError
-from incident.redact import redact
+from blocks.slack import SlackWorkspace
 from tasks.logs import run_logger
+from tasks.slack_errors import (
+    TRANSIENT_ERRORS,
+    classify_api_error,
+    retry_after,
+    scrub,
+    unreachable,
+)
 
 __all__ = ["MAX_WAIT_SECONDS_LIMIT", "SlackOutcome", "call_slack"]
 
@@ -45,24 +50,6 @@ MAX_WAIT_SECONDS_LIMIT = 60.0
 _BACKOFF_BASE_SECONDS = 0.2
 _BACKOFF_CAP_SECONDS = 5.0
 _MIN_ATTEMPT_SECONDS = 0.05
-
-_AUTH_ERRORS = {
-    "invalid_auth",
-    "not_authed",
-    "account_inactive",
-    "token_revoked",
-    "token_expired",
-    "no_permission",
-    "ekm_access_denied",
-}
-_MESSAGE_ERRORS = {"no_text", "msg_too_long", "invalid_blocks", "invalid_blocks_format"}
-_TRANSIENT_ERRORS = {
-    "ratelimited",
-    "internal_error",
-    "fatal_error",
-    "service_unavailable",
-    "request_timeout",
-}
 
 
 @dataclass
@@ -167,7 +154,7 @@ class _RateLimited(_Bounded, RateLimitErrorRetryHandler):
     """HTTP 429: wait exactly what ``Retry-After`` says (the SDK's own adds up to 1 s)."""
 
     def _wait_for(self, state: RetryState, response: HttpResponse | None) -> float:
-        return _retry_after(response.headers if response is not None else None)
+        return retry_after(response.headers if response is not None else None)
 
 
 class _ServerError(_Bounded, ServerErrorRetryHandler):
@@ -183,7 +170,7 @@ class _ServerError(_Bounded, ServerErrorRetryHandler):
     ) -> bool:
         if response is None or response.status_code == 429:  # the rate-limit handler's
             return False
-        return response.status_code >= 500 or _error_code(response) in _TRANSIENT_ERRORS
+        return response.status_code >= 500 or _error_code(response) in TRANSIENT_ERRORS
 
 
 class _ConnectionError(_Bounded, ConnectionErrorRetryHandler):
@@ -240,16 +227,16 @@ def call_slack(
     try:
         response = call(client)
     except SlackApiError as exc:
-        error, code = _classify_api_error(exc.response, slack, target)
+        error, code = classify_api_error(exc.response, slack, target)
     except TimeoutError as exc:
         error, code = _timed_out(slack, client, exc), ""
     except urllib.error.URLError as exc:
         if isinstance(exc.reason, TimeoutError):
             error, code = _timed_out(slack, client, exc.reason), ""
         else:
-            error, code = str(_unreachable(slack, exc.reason)), ""
+            error, code = str(unreachable(slack, exc.reason)), ""
     except (OSError, http.client.HTTPException) as exc:
-        error, code = str(_unreachable(slack, exc)), ""
+        error, code = str(unreachable(slack, exc)), ""
     except SlackRequestError as exc:
         error = f"the Slack SDK refused the request ({exc}): check api_base_url in {slack.label}"
         code = ""
@@ -260,73 +247,8 @@ def call_slack(
         return SlackOutcome(data=data, attempts=budget.retries + 1)
     if budget.note:
         error += f"; {budget.note}"
-    return SlackOutcome(data={}, attempts=budget.retries + 1, error=_scrub(error, token), code=code)
+    return SlackOutcome(data={}, attempts=budget.retries + 1, error=scrub(error, token), code=code)
 
 
 def _timed_out(slack: SlackWorkspace, client: WebClient, exc: object) -> str:
     return f"Slack at {slack.api_base_url} did not answer within {client.timeout:g} s ({exc})"
-
-
-def _classify_api_error(response: Any, slack: SlackWorkspace, target: str) -> tuple[str, str]:
-    """(message, Slack error code); transient or permanent is told by the message's words."""
-    status: int = response.status_code
-    data = response.data if isinstance(response.data, dict) else {}
-    code = str(data.get("error") or "")
-    where = target or "the channel"
-    if status == 429:
-        retry_after = _retry_after(response.headers)
-        return str(TransientError(f"Slack rate limited for {retry_after:g} s (HTTP 429)")), code
-    if status >= 500 or code in _TRANSIENT_ERRORS:
-        message = (
-            f"Slack answered HTTP {status} ({code or 'no error code'}): a Slack-side problem; "
-            "see https://slack-status.com if it persists"
-        )
-        return message, code
-    if status != 200:
-        return (
-            f"{slack.api_base_url} answered HTTP {status} ({code or 'no error code'}): "
-            f"check api_base_url in {slack.label}",
-            code,
-        )
-    messages = {
-        "channel_not_found": f"Slack has no channel {where} the bot can see (channel_not_found): "
-        "check the channel name, or invite the bot to it if it is private",
-        "not_in_channel": f"the bot is not a member of {where} (not_in_channel): invite the bot "
-        f"to {where} (/invite @your-bot in {where})",
-        "is_archived": f"{where} is archived (is_archived): unarchive it or post elsewhere",
-        "missing_scope": f"the Slack app lacks the {data.get('needed', 'needed')} scope "
-        f"(missing_scope): add it, reinstall the app and update the token in {slack.label}",
-    }
-    if code in _AUTH_ERRORS:
-        return f"Slack refused the bot token ({code}): check the token in {slack.label}", code
-    if code in messages:
-        return messages[code], code
-    if code in _MESSAGE_ERRORS:
-        return f"Slack refused the message itself ({code}): fix its text or blocks", code
-    return str(PermanentError(f"Slack refused the call for {where} ({code or 'no code'})")), code
-
-
-def _unreachable(slack: SlackWorkspace, reason: object) -> TransientError:
-    return TransientError(
-        f"could not reach Slack at {slack.api_base_url} ({reason}): check the network, any "
-        f"proxy, and api_base_url in {slack.label}"
-    )
-
-
-def _retry_after(headers: Any) -> float:
-    raw = None
-    if headers:
-        for key, value in dict(headers).items():
-            if key.lower() == "retry-after":
-                raw = value
-    if isinstance(raw, list):
-        raw = raw[0] if raw else None
-    try:
-        return max(float(raw), 0.0) if raw is not None else 1.0
-    except (TypeError, ValueError):
-        return 1.0
-
-
-def _scrub(text: str, token: str) -> str:
-    """No bot token (this one or any other) leaves this module in a message."""
-    return redact_slack_tokens(redact(text, token))

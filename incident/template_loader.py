@@ -107,7 +107,7 @@ class MessageTemplates:
 
     def render(self, name: str, **context: Any) -> str:
         """The template's text; surrounding blank lines are trimmed."""
-        return self._env.get_template(_file_of(self._env, name)).render(**context).strip("\n")
+        return self._env.get_template(_file_of(name)).render(**context).strip("\n")
 
     def message(self, name: str, *, footer: str = "", **context: Any) -> Message:
         """Text plus Block Kit built from it, so both say the same thing."""
@@ -115,7 +115,7 @@ class MessageTemplates:
         return Message(text=text, blocks=_blocks(text, footer))
 
 
-def _file_of(env: jinja2.Environment, name: str) -> str:
+def _file_of(name: str) -> str:
     for suffix in _SUFFIXES:
         candidate = name + suffix
         if (DEFAULTS_DIR / candidate).exists():
@@ -164,7 +164,7 @@ def _check(env: jinja2.Environment, overrides: Path | None, samples: Mapping[str
                     path=str(path),
                 )
     for name in TEMPLATE_NAMES:
-        filename = _file_of(env, name)
+        filename = _file_of(name)
         try:
             template = env.get_template(filename)
         except jinja2.TemplateSyntaxError as exc:

@@ -14,6 +14,7 @@ from datetime import date
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, Field
+from slack_sdk import WebClient
 
 from blocks.slack import SlackWorkspace
 from incident.channel_names import channel_name
@@ -45,15 +46,22 @@ class ChannelSetup(BaseModel):
 def resolve_users(
     slack: SlackWorkspace, people: list[str], call: Callable[..., SlackOutcome] | None = None
 ) -> tuple[dict[str, str], dict[str, str]]:
-    """(person -> Slack user id, person -> why not): ids pass through, e-mails are looked up."""
+    """(person -> Slack user id, person -> why not): ids pass through, e-mails are looked up.
+
+    ``call(fn, max_wait=...)`` runs one Slack call (default: `call_slack` on ``slack``).
+    """
     found: dict[str, str] = {}
     missing: dict[str, str] = {}
-    run = call or (lambda fn, **kw: call_slack(slack, fn, **kw))
+
+    def default(fn: Callable[[WebClient], object], *, max_wait: float = 10) -> SlackOutcome:
+        return call_slack(slack, fn, max_wait_seconds=max_wait)
+
+    run = call or default
     for person in dict.fromkeys(people):
         if person[:1] in ("U", "W") and person[1:].isalnum() and person.isupper():
             found[person] = person
         elif "@" in person.strip("@"):
-            outcome = run(lambda c, e=person: c.users_lookupByEmail(email=e), max_wait_seconds=10)
+            outcome = run(lambda c, e=person: c.users_lookupByEmail(email=e), max_wait=10)
             if outcome.ok:
                 found[person] = str(outcome.data["user"]["id"])
             else:
@@ -77,9 +85,11 @@ def open_incident_channel(
     """Create ``incident-<day>-<service>`` (``-2``, ``-3``... if taken), set ``topic``, invite
     ``members`` (Slack user ids or e-mails). Everything that failed is said in the result."""
 
-    def call(fn: Callable[..., object], **kw: object) -> SlackOutcome:
-        limit = float(kw.pop("max_wait_seconds", max_wait_seconds))  # type: ignore[arg-type]
-        return call_slack(slack, fn, attempts=attempts, max_wait_seconds=limit, **kw)  # type: ignore[arg-type]
+    def call(
+        fn: Callable[[WebClient], object], *, target: str = "", max_wait: float | None = None
+    ) -> SlackOutcome:
+        limit = max_wait_seconds if max_wait is None else min(max_wait, max_wait_seconds)
+        return call_slack(slack, fn, target=target, attempts=attempts, max_wait_seconds=limit)
 
     setup = ChannelSetup()
     for attempt in range(1, _MAX_NAME_ATTEMPTS + 1):

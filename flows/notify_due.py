@@ -39,7 +39,7 @@ from incident.redact import redact
 from incident.templates import templates_for
 from tasks.logs import run_logger
 
-__all__ = ["IncidentLocks", "notify_due", "react"]
+__all__ = ["IncidentLocks", "notify_due", "react", "react_now"]
 
 
 class IncidentLocks:
@@ -109,6 +109,30 @@ def react(
                     f"the {name} channel failed: {type(exc).__name__}: {exc}",
                 )
     return situation.done
+
+
+def react_now(
+    store: IncidentStore,
+    incident_id: str,
+    channels: Channels,
+    policy: IncidentPolicy,
+    *,
+    now: datetime | None = None,
+) -> list[str] | None:
+    """For the engine, right after it changed an incident: what the sweep would do, now.
+
+    Takes the incident's lock like the sweep does; None if a sweep is handling it already
+    (it will see the change itself). Never needed for correctness, only for immediacy.
+    """
+    record = store.open()
+    try:
+        with (
+            IncidentLocks(store.dsn.get_secret_value(), store.schema_name) as locks,
+            locks.hold(incident_id) as mine,
+        ):
+            return react(record, incident_id, channels, policy, now=now) if mine else None
+    finally:
+        record.close()
 
 
 def _candidates(record: IncidentRecord, policy: IncidentPolicy, now: datetime) -> list[str]:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.notify_due import IncidentLocks, notify_due
+from flows.notify_due import IncidentLocks, notify_due, react_now
+from flows.reactions import Channels
 from incident.models import Plan
 from incident.severity import Severity
 from incident.template_loader import TemplateConfigError
@@ -143,6 +144,22 @@ def test_an_incident_another_sweep_is_handling_is_skipped(
         assert sweep(engine.at(scribe, 11)) == {}
     assert slack_stub.calls == []
     assert scribe.incident.id in sweep(engine.at(scribe, 11))
+
+
+def test_the_engine_reacts_at_once_unless_a_sweep_holds_the_incident(
+    record, incident_store, slack_workspace, slack_stub
+):
+    scribe = engine.declare(record)
+    channels = Channels(slack=slack_workspace)
+    policy = engine.compressed_policy()
+    locks = IncidentLocks(incident_store.dsn.get_secret_value(), incident_store.schema_name)
+
+    with locks as sweeping, sweeping.hold(scribe.incident.id):
+        assert react_now(incident_store, scribe.incident.id, channels, policy) is None
+    assert slack_stub.calls == []
+
+    done = react_now(incident_store, scribe.incident.id, channels, policy)
+    assert "slack:channel" in done and "notify:roles" in done
 
 
 def test_updates_follow_the_cadence_on_the_real_clock(record, sweep, slack_stub):

@@ -6,10 +6,13 @@ Register them with the API (so the UI offers their forms): ``prefect block regis
 from blocks.http import HealthEndpoints
 from blocks.kubernetes import KubernetesTarget
 from blocks.loading import BlockNotFound, load_block, resolve_block
+from blocks.pager import PagerDutyService
 from blocks.policy import IncidentPolicyBlock
 from blocks.postgres import PostgresTarget
 from blocks.redis import RedisTarget
+from blocks.routing import RoutingRulesBlock
 from blocks.slack import SlackWorkspace
+from blocks.statuspage import StatusPage
 from blocks.store import IncidentStore
 
 __all__ = [
@@ -18,9 +21,12 @@ __all__ = [
     "IncidentPolicyBlock",
     "IncidentStore",
     "KubernetesTarget",
+    "PagerDutyService",
     "PostgresTarget",
     "RedisTarget",
+    "RoutingRulesBlock",
     "SlackWorkspace",
+    "StatusPage",
     "load_block",
     "resolve_block",
 ]

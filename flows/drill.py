@@ -157,7 +157,9 @@ def run_db_pool_drill(admin_dsn: str = DEFAULT_DSN, approve_after: float = 1.0) 
             "run ended Resolved": state.name == "Resolved",
         }
     if report.incident_id:
-        report.metrics = incident_metrics(record.get_incident(report.incident_id))
+        report.metrics = incident_metrics(
+            record.get_incident(report.incident_id), record.timeline(report.incident_id)
+        )
         timeline = record.timeline(report.incident_id)
         report.checks["post-mortem drafted"] = any(
             e.step == "postmortem" and e.status == "completed" for e in timeline

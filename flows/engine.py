@@ -25,7 +25,7 @@ from blocks.slack import SlackWorkspace
 from blocks.store import IncidentStore
 from flows.hooks import OPEN_INCIDENTS
 from flows.phases.apply import apply
-from flows.phases.approval import await_approval
+from flows.phases.approval import auto_approved, await_approval
 from flows.phases.assess import Check, assess
 from flows.phases.declare import declare
 from flows.phases.investigate import investigate, recorded_decision
@@ -48,6 +48,7 @@ from incident.models import (
 )
 from incident.policy import IncidentPolicy
 from incident.severity import Severity
+from incident.templates import templates_for
 
 __all__ = ["Scenario", "Setting", "respond_with"]
 
@@ -166,6 +167,7 @@ def respond_with(
     incident_id: str | None = None,
 ) -> State:
     """Run the whole response for ``scenario``; call it from the scenario's ``@flow``."""
+    templates_for(setting.policy)  # a broken template override fails now, not mid-incident
     run_id = str(runtime.flow_run.id) if runtime.flow_run.id else None
     record = setting.store.open()
     response = declare(
@@ -208,7 +210,9 @@ def respond_with(
                 return _ended(
                     response, IncidentStatus.IDENTIFIED, "DryRun", request.dry_run.summary
                 )
-            approval = await_approval(response, request, suspend=suspend)
+            approval = auto_approved(response, request) or await_approval(
+                response, request, suspend=suspend
+            )
             if approval.decision is not ApprovalDecision.TIMED_OUT:
                 response.set_status(IncidentStatus.IDENTIFIED, milestone="acknowledged_at")
             if not approval.covers(plan):

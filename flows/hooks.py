@@ -11,7 +11,6 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from incident.models import IncidentStatus
-from incident.templates import RULE
 
 if TYPE_CHECKING:
     from flows.response import Response
@@ -81,7 +80,7 @@ def record_abnormal_end(flow: Any, flow_run: Any, state: Any) -> None:
         response.set_status(IncidentStatus.CRASHED)
         _tell_channel(
             response,
-            f"⛔ RESPONSE STOPPED - {response.id}\n{RULE}\n"
+            f"⛔ RESPONSE STOPPED - {response.id}\n{'━' * 22}\n"
             f"Issue: {response.incident.title}\n"
             f"The automated response {ending} during {where}"
             + (f" (last completed: {last_done})" if last_done else "")

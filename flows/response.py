@@ -12,19 +12,16 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
-
-from prefect.futures import PrefectFuture
 
 from blocks.slack import SlackWorkspace
 from incident.models import (
     Action,
     Approval,
-    Delivery,
     Finding,
     Incident,
     IncidentStatus,
@@ -33,6 +30,7 @@ from incident.models import (
 )
 from incident.policy import IncidentPolicy
 from incident.record import IncidentRecord
+from incident.severity import Severity
 from tasks.logs import run_logger
 
 __all__ = ["MessageQueue", "Response"]
@@ -40,15 +38,26 @@ __all__ = ["MessageQueue", "Response"]
 
 @dataclass
 class MessageQueue:
-    """Messages in flight: each waits for the one before it (see `flows.communicate`)."""
+    """One incident's outgoing messages: sent one at a time, in order, off the response's path.
 
-    pending: list[threading.Event] = field(default_factory=list)
-    last: PrefectFuture[Delivery] | None = None
+    A thread of its own (not a phase's task runner, which its flow waits for on exit), so a
+    slow Slack never holds a phase back; daemon, so a dead channel never keeps a process up.
+    """
+
+    pending: list[Future[None]] = field(default_factory=list)
+    _sender: ThreadPoolExecutor | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def send(self, work: Callable[[], None]) -> None:
+        with self._lock:
+            if self._sender is None:
+                self._sender = ThreadPoolExecutor(1, thread_name_prefix="firebreak-messages")
+            self.pending.append(self._sender.submit(work))
 
     def settle(self, timeout: float) -> bool:
-        """Wait for in-flight messages to be recorded; False if some were still out."""
-        deadline = time.monotonic() + timeout
-        return all(done.wait(max(deadline - time.monotonic(), 0)) for done in list(self.pending))
+        """Wait for queued messages to be sent and recorded; False if some were still out."""
+        _, not_done = wait(list(self.pending), timeout=timeout)
+        return not not_done
 
 
 class Response:
@@ -66,20 +75,6 @@ class Response:
         self.policy = policy
         self.slack = slack
         self.messages = MessageQueue()
-
-    # -- for flows.communicate, which keeps its queue here ----------------------------------
-
-    @property
-    def pending(self) -> list[threading.Event]:
-        return self.messages.pending
-
-    @property
-    def last_message(self) -> PrefectFuture[Delivery] | None:
-        return self.messages.last
-
-    @last_message.setter
-    def last_message(self, future: PrefectFuture[Delivery] | None) -> None:
-        self.messages.last = future
 
     # -- the timeline -----------------------------------------------------------------------
 
@@ -133,6 +128,20 @@ class Response:
         self.record.set_status(self.incident.id, status, milestone=milestone)
         self.incident = self.incident.model_copy(update={"status": status})
 
+    def raise_severity(self, severity: Severity, why: str) -> None:
+        """The evidence says it is worse than declared: record it and tell the channel."""
+        before = self.incident.severity.label(self.policy.scheme)
+        self.record.set_severity(self.incident.id, severity)
+        self.incident = self.incident.model_copy(update={"severity": severity})
+        after = severity.label(self.policy.scheme)
+        self.event("assess", "severity", "completed", f"severity raised {before} → {after}: {why}")
+        self.announce(
+            "assess",
+            "severity",
+            f"⬆ SEVERITY RAISED - {after} {self.incident.id}\n{'━' * 22}\n"
+            f"Issue: {self.incident.title}\nWas: {before}\nWhy: {why}",
+        )
+
     def add_findings(self, findings: list[Finding]) -> None:
         for finding in findings:
             self.record.add_finding(self.incident.id, finding)
@@ -158,11 +167,13 @@ class Response:
 
     # -- messages ---------------------------------------------------------------------------
 
-    def announce(self, phase: str, kind: str, text: str) -> None:
+    def announce(
+        self, phase: str, kind: str, text: str, blocks: list[dict[str, Any]] | None = None
+    ) -> None:
         """Post to the incident channel in the background; the timeline says what became of it."""
         from flows.communicate import announce  # the side channel depends on this object
 
-        announce(self, self.slack, self.policy, phase=phase, kind=kind, text=text)
+        announce(self, self.slack, self.policy, phase=phase, kind=kind, text=text, blocks=blocks)
 
     def settle(self, timeout: float = 90) -> bool:
         return self.messages.settle(timeout)

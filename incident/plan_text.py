@@ -111,14 +111,29 @@ def _blocks(plan: Plan, dry_run: Action | None, *, full: bool) -> list[str]:
 
 
 def plan_form_markdown(
-    incident: Incident, plan: Plan, dry_run: Action | None, *, deadline: datetime
+    incident: Incident,
+    plan: Plan,
+    dry_run: Action | None,
+    *,
+    deadline: datetime,
+    first_level: Any = None,
 ) -> str:
-    """The description above the resume form: deadline first, one block per item."""
+    """The description above the resume form: deadline first, one block per item.
+
+    ``first_level`` (an `incident.escalation.ApprovalStage`): who is asked first and until
+    when, before the request goes up the escalation ladder.
+    """
+    ladder = (
+        f" Asked first: {first_level.contact}, until {clock(first_level.deadline)}; then the "
+        "request goes up the escalation ladder."
+        if first_level is not None and not first_level.last_level
+        else ""
+    )
     lines = [
         f"### {plan.action}: {len(plan.items)} item(s)",
         "",
         f"**Answer by {_day_clock(deadline)}.** After that nothing is done and the incident "
-        "is escalated.",
+        f"is escalated.{ladder}",
         "",
         f"- incident: {incident.id}",
         f"- target: `{plan.target}`",

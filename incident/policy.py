@@ -13,7 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from incident.severity import Severity, SeverityScheme
 
 __all__ = [
+    "DEFAULT_COMPONENT_STATUS",
     "DEFAULT_OBJECTIVES",
+    "DEFAULT_STAKEHOLDERS",
     "RUNBOOK_PRESETS",
     "EscalationStep",
     "IncidentPolicy",
@@ -95,6 +97,24 @@ DEFAULT_OBJECTIVES: dict[Severity, Objectives] = {
 }
 
 
+# Runbook 000 "Notify stakeholders": engineering, product, customer support, and management
+# for P1/P2.
+DEFAULT_STAKEHOLDERS: dict[Severity, tuple[str, ...]] = {
+    Severity.CRITICAL: ("engineering", "product", "support", "management"),
+    Severity.HIGH: ("engineering", "product", "support", "management"),
+    Severity.MEDIUM: ("engineering", "product", "support"),
+    Severity.LOW: ("engineering", "product", "support"),
+}
+
+# Atlassian Statuspage component states for an open incident of each level.
+DEFAULT_COMPONENT_STATUS: dict[Severity, str] = {
+    Severity.CRITICAL: "major_outage",
+    Severity.HIGH: "partial_outage",
+    Severity.MEDIUM: "degraded_performance",
+    Severity.LOW: "degraded_performance",
+}
+
+
 def _each(field: str, *values: timedelta) -> dict[Severity, dict[str, timedelta]]:
     return {level: {field: value} for level, value in zip(Severity, values, strict=True)}
 
@@ -159,6 +179,12 @@ class IncidentPolicy(BaseModel):
     long_query_threshold: timedelta = Field(
         timedelta(minutes=5), description="Runbooks 001 and 004: queries older than 5 min"
     )
+    major_impact_share: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="Runbook 002: more than this share of a service failing is SEV2 (most users)",
+    )
     idle_connection_age: timedelta = Field(
         timedelta(minutes=10),
         description=(
@@ -207,6 +233,71 @@ class IncidentPolicy(BaseModel):
         timedelta(seconds=30),
         le=timedelta(seconds=60),
         description="Longest a message may keep retrying (a 429's Retry-After included)",
+    )
+
+    # -- communication (issue 10): who is told what, where; safe defaults say nothing new --
+    timed_updates: bool = Field(
+        True,
+        description=(
+            "The notify-due deployment runs and posts status updates at each severity's "
+            "cadence; off, messages promise an update only at each change of status"
+        ),
+    )
+    message_templates: str | None = Field(
+        None,
+        description="Directory of Jinja2 template overrides (same file names as "
+        "incident/messages); checked when loaded, so a broken one fails before any incident",
+    )
+    roles: dict[str, str] = Field(
+        default_factory=dict,
+        description="On-call roster by role (incident_commander, technical_lead, "
+        "communications_lead, scribe): a Slack user id (U...), an e-mail, or a name",
+    )
+    responders: list[str] = Field(
+        default_factory=list,
+        description="Who is invited to every incident channel (Slack user ids or e-mails)",
+    )
+    incident_channel_per_incident: bool = Field(
+        True, description="Open a dedicated channel per incident (runbook 001)"
+    )
+    stakeholders: dict[Severity, tuple[str, ...]] = Field(
+        default_factory=lambda: dict(DEFAULT_STAKEHOLDERS),
+        description="Who hears of an incident, by severity (runbook 000: management for the "
+        "top two levels)",
+    )
+    stakeholder_channels: dict[str, str] = Field(
+        default_factory=dict,
+        description="Slack channel per stakeholder group; a group without one is named in "
+        "the notice posted to the incident-response channel",
+    )
+    status_page_components: dict[str, str] = Field(
+        default_factory=dict,
+        description="Status page component id per service (the alert's service label)",
+    )
+    component_status: dict[Severity, str] = Field(
+        default_factory=lambda: dict(DEFAULT_COMPONENT_STATUS),
+        description="Status page component status while an incident of this level is open",
+    )
+    auto_approve: dict[Severity, tuple[str, ...]] = Field(
+        default_factory=dict,
+        description="Low-risk actions applied without a person's answer, by severity "
+        "(recorded as auto-approved); none by default",
+    )
+    drills_auto_approve: bool = Field(
+        False, description="Drills approve their own plans (recorded as such)"
+    )
+    sweep_lookback: timedelta = Field(
+        timedelta(hours=24),
+        description="How long after closing an incident the sweep still finishes what its "
+        "channels owe it (resolution posts, page resolve, status page)",
+    )
+    customer_channel: str | None = Field(
+        None,
+        description="Slack channel (e.g. a shared one) for customer notices; without one they "
+        "are posted to the incident's channel for the communications lead to send",
+    )
+    customer_signature: str = Field(
+        "The Operations Team", description="How customer notices are signed (runbook 003)"
     )
 
     @field_validator("objectives", mode="before")

@@ -22,6 +22,7 @@ from incident.models import Incident, IncidentStatus, TimelineEvent
 from incident.record_evidence import EvidenceRows
 from incident.record_schema import migrate
 from incident.redact import describe_dsn, redact
+from incident.severity import Severity
 
 __all__ = ["IncidentRecord"]
 
@@ -220,6 +221,12 @@ class IncidentRecord(EvidenceRows):
     def find_incident(self, incident_id: str) -> dict[str, Any] | None:
         rows = self._fetch("SELECT * FROM {s}.incidents WHERE id = %s", (incident_id,))
         return rows[0] if rows else None
+
+    def set_severity(self, incident_id: str, severity: Severity) -> None:
+        self._execute(
+            "UPDATE {s}.incidents SET severity = %s, updated_at = now() WHERE id = %s",
+            (severity.name.lower(), incident_id),
+        )
 
     def get_incident(self, incident_id: str) -> dict[str, Any]:
         row = self.find_incident(incident_id)

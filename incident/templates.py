@@ -1,86 +1,120 @@
-"""Message templates from the runbooks, filled from the incident record."""
+"""Message texts from the runbooks, rendered from template files and the incident record.
+
+Every text lives in ``incident/messages/*.j2`` (Jinja2); a team overrides any of them with
+``IncidentPolicy.message_templates`` (see `incident.template_loader`). Each public function
+builds its template's context in one ``context_*`` function, and the load-time check renders
+every template with those same builders on a sample incident, so a variable a template uses
+and a caller does not pass is found when the templates load.
+"""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
 from datetime import datetime
 
-from incident.models import Finding, Incident, Plan
+from incident.models import Finding, Incident, Plan, TimelineEvent
 from incident.policy import IncidentPolicy
+from incident.template_contexts import (
+    ROLE_TITLES,
+    SAMPLES,
+    context_approval,
+    context_customer,
+    context_customer_resolution,
+    context_declaration,
+    context_escalation,
+    context_monitoring,
+    context_page,
+    context_resolution,
+    context_roles,
+    context_stakeholders,
+    context_status_update,
+    context_statuspage,
+    human_span,
+    mention,
+)
+from incident.template_loader import Message, MessageTemplates, TemplateConfigError, load_templates
 
 __all__ = [
+    "ROLE_TITLES",
+    "Message",
+    "TemplateConfigError",
     "approval_needed",
+    "customer_notification",
+    "customer_resolution",
     "declaration",
+    "declaration_message",
     "escalation",
+    "human_span",
+    "mention",
     "monitoring",
+    "page_summary",
     "plan_markdown",
     "resolution",
+    "roles_message",
+    "stakeholder_notice",
+    "status_update",
+    "statuspage_body",
+    "statuspage_title",
+    "templates_for",
 ]
 
-RULE = "━" * 22
+
+@functools.lru_cache(maxsize=16)
+def _load(overrides: str | None) -> MessageTemplates:
+    return load_templates(overrides, SAMPLES)
 
 
-def _time(at: datetime) -> str:
-    return f"{at:%Y-%m-%d %H:%M:%S} UTC"
+def templates_for(policy: IncidentPolicy | None = None) -> MessageTemplates:
+    """The policy's checked template set (loaded once per process and directory).
+
+    Raises `TemplateConfigError` (path and line) if an override is missing or broken; call it
+    when a flow or the sweep starts so a bad override fails there, not mid-incident.
+    """
+    return _load(policy.message_templates if policy is not None else None)
 
 
-def _duration(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes}m {secs}s" if hours else f"{minutes}m {secs}s"
+# -- the messages -------------------------------------------------------------------------------
 
 
 def declaration(incident: Incident, policy: IncidentPolicy) -> str:
-    """Runbook 000's declaration and 004's Slack template."""
-    # Only what the flow does: it posts at each change of status (no timed updates yet).
-    next_update = "at each change of status"
-    label = incident.severity.label(policy.scheme)
-    return (
-        f"🚨 INCIDENT DECLARED - {label} 🚨\n{RULE}\n"
-        f"Incident: {incident.id}{' (DRY RUN)' if incident.dry_run else ''}\n"
-        f"Issue: {incident.title}\n"
-        f"Impact: {incident.alert.summary or incident.alert.description or 'being assessed'}\n"
-        f"Severity: {label}\n"
-        f"Commander: {incident.commander}\n"
-        f"Started: {_time(incident.alert.starts_at)}\n"
-        f"Next Update: {next_update}\n"
-        f"Channel: {incident.channel}"
-    )
+    """Runbook 000's declaration and 004's Slack template (plain text)."""
+    return declaration_message(incident, policy).text
 
 
-def monitoring(incident: Incident, policy: IncidentPolicy, *, watching: str) -> str:
-    """Runbook 002's "Monitoring" status: the fix is in, and this is how long we watch."""
-    label = incident.severity.label(policy.scheme)
-    return (
-        f"👀 MONITORING - {label} {incident.id}\n{RULE}\n"
-        f"Issue: {incident.title}\n"
-        f"Status: mitigation applied and took effect; every check is healthy\n"
-        f"Next: watching every check for {watching}; resolved only if none turns bad"
-    )
+def declaration_message(
+    incident: Incident,
+    policy: IncidentPolicy,
+    *,
+    commander: str | None = None,
+    channel: str | None = None,
+) -> Message:
+    """The declaration with Block Kit; ``channel``: the incident's own channel, if opened."""
+    context = context_declaration(incident, policy, commander, channel)
+    return templates_for(policy).message("declaration", footer=incident.id, **context)
 
 
-def escalation(incident: Incident, policy: IncidentPolicy, why: str, contact: str) -> str:
-    label = incident.severity.label(policy.scheme)
-    return (
-        f"⏫ ESCALATION - {label} {incident.id}\n{RULE}\n"
-        f"Issue: {incident.title}\n"
-        f"Why: {why}\n"
-        f"Escalated to: {contact}\n"
-        "Nothing destructive was done without approval."
-    )
+def roles_message(
+    incident: Incident, policy: IncidentPolicy, *, roles: dict[str, str], channel: str
+) -> Message:
+    """Runbook 000/001 "assign roles", announced with mentions."""
+    context = context_roles(incident, policy, roles, channel)
+    return templates_for(policy).message("roles", footer=incident.id, **context)
 
 
-def approval_needed(
-    incident: Incident, plan: Plan, policy: IncidentPolicy, *, deadline: datetime, where: str
-) -> str:
-    """The channel hears that a person must decide, by when, and where."""
-    label = incident.severity.label(policy.scheme)
-    return (
-        f"⏸ APPROVAL NEEDED - {label} {incident.id}\n{RULE}\n"
-        f"Action: {plan.action} on {plan.target} ({len(plan.items)} item(s), plan {plan.digest})\n"
-        f"Why: {plan.reason}\n"
-        f"Answer by: {_time(deadline)} (then nothing is done and the incident is escalated)\n"
-        f"Where: {where}"
-    )
+def status_update(
+    incident: Incident,
+    policy: IncidentPolicy,
+    *,
+    status: str,
+    changes: Sequence[TimelineEvent],
+    next_steps: Sequence[str],
+    timeline: Sequence[TimelineEvent],
+    impact: str | None = None,
+) -> Message:
+    """Runbook 000's update template (001's cadence): status, changes, next steps, timeline."""
+    context = context_status_update(incident, policy, status, changes, next_steps, timeline, impact)
+    return templates_for(policy).message("status_update", footer=incident.id, **context)
 
 
 def resolution(
@@ -90,30 +124,102 @@ def resolution(
     root_cause: str,
     fix: str,
     monitoring: str,
+    impact: str | None = None,
+    follow_ups: Sequence[str] = (),
+    policy: IncidentPolicy | None = None,
 ) -> str:
-    """Runbook 000's resolution template."""
-    duration = (resolved_at - incident.alert.starts_at).total_seconds()
-    return (
-        f"✅ INCIDENT RESOLVED ✅\n{RULE}\n"
-        f"Incident: {incident.id}\n"
-        f"Resolution Time: {_time(resolved_at)}\n"
-        f"Total Duration: {_duration(duration)}\n"
-        f"Root Cause: {root_cause}\n"
-        f"Fix Applied: {fix}\n"
-        f"Monitoring: {monitoring}\n"
-        "Post-Mortem: draft attached to the flow run"
+    """Runbook 000's resolution template: duration, root cause, fix, impact, follow-ups."""
+    context = context_resolution(
+        incident, resolved_at, root_cause, fix, monitoring, impact, follow_ups
     )
+    return templates_for(policy).render("resolution", **context)
+
+
+def escalation(
+    incident: Incident, policy: IncidentPolicy, why: str, contact: str, *, level: int | None = None
+) -> str:
+    return templates_for(policy).render(
+        "escalation", **context_escalation(incident, policy, why, contact, level)
+    )
+
+
+def monitoring(incident: Incident, policy: IncidentPolicy, *, watching: str) -> str:
+    """Runbook 002's "Monitoring" status: the fix took effect, and this is how long we watch."""
+    return templates_for(policy).render(
+        "monitoring", **context_monitoring(incident, policy, watching)
+    )
+
+
+def approval_needed(
+    incident: Incident,
+    plan: Plan,
+    policy: IncidentPolicy,
+    *,
+    deadline: datetime,
+    where: str,
+    contact: str = "",
+    level: int = 1,
+    last_level: bool = True,
+) -> str:
+    """The channel hears that a person must decide, by when, and where; on a re-send, who."""
+    context = context_approval(incident, plan, policy, deadline, where, contact, level, last_level)
+    return templates_for(policy).render("approval_needed", **context)
+
+
+def stakeholder_notice(
+    incident: Incident,
+    policy: IncidentPolicy,
+    *,
+    channel: str,
+    status_page: str = "",
+    roles: dict[str, str] | None = None,
+) -> str:
+    """Runbook 001's internal notification, addressed to the severity's stakeholders."""
+    context = context_stakeholders(incident, policy, channel, status_page, roles or policy.roles)
+    return templates_for(policy).render("stakeholder_notice", **context)
+
+
+def customer_notification(
+    incident: Incident, policy: IncidentPolicy, *, status: str, impact: str | None = None
+) -> str:
+    """Runbook 003's initial customer notification (send only once impact is confirmed)."""
+    context = context_customer(incident, policy, status, impact)
+    return templates_for(policy).render("customer_notification", **context)
+
+
+def customer_resolution(
+    incident: Incident, policy: IncidentPolicy, *, root_cause: str, prevention: str
+) -> str:
+    context = context_customer_resolution(incident, policy, root_cause, prevention)
+    return templates_for(policy).render("customer_resolution", **context)
+
+
+def statuspage_body(policy: IncidentPolicy | None, *, status: str, service: str) -> str:
+    """Runbook 002's status-page line for Investigating / Identified / Monitoring / Resolved."""
+    return templates_for(policy).render("statuspage", **context_statuspage(status, service))
+
+
+def statuspage_title(policy: IncidentPolicy | None, *, service: str) -> str:
+    return templates_for(policy).render("statuspage_title", **context_statuspage("", service))
+
+
+def page_summary(incident: Incident, policy: IncidentPolicy, *, contact: str = "") -> str:
+    """The one line a pager shows."""
+    return templates_for(policy).render("page", **context_page(incident, policy, contact))
 
 
 def plan_markdown(
     incident: Incident, plan: Plan, findings: list[Finding], *, deadline: datetime
 ) -> str:
-    """What the approver reads in the Prefect UI before deciding, deadline first."""
+    """What the approver reads in the Prefect UI before deciding, deadline first.
+
+    Kept here until the approval step moves it to a module of its own.
+    """
     lines = [
         f"## Approve `{plan.action}` on {plan.target}?",
         "",
-        f"**Answer by {_time(deadline)}.** After that nothing is done and the incident is "
-        "escalated.",
+        f"**Answer by {deadline:%Y-%m-%d %H:%M:%S} UTC.** After that nothing is done and the "
+        "incident is escalated.",
         "",
         f"**Incident** {incident.id}: {incident.title}",
         f"**Why**: {plan.reason}",

@@ -3,7 +3,8 @@
 Slack is unreachable from tests and sandboxed drills, and mocking the client would test
 nothing of how it behaves on the wire. The stub speaks just enough of the Web API for
 Firebreak (``auth.test``, ``chat.postMessage``, ``chat.update``, ``conversations.create``,
-``conversations.join``), records every call, and fails on demand (5xx, 429 with
+``conversations.join``, ``conversations.setTopic``, ``conversations.invite``,
+``users.lookupByEmail``), records every call, and fails on demand (5xx, 429 with
 ``Retry-After``, hangs, Slack-level ``ok: false`` errors) so the retry rules can be exercised.
 
 Example:
@@ -105,6 +106,10 @@ class SlackStub:
         self._thread: threading.Thread | None = None
         for name in channels or ():
             self._channel_id(name, create=True)
+        # channel topics and members, and known users (conversations.setTopic / invite, users.*)
+        self._topics: dict[str, str] = {}  # channel id -> topic
+        self._members: dict[str, list[str]] = {}  # channel id -> user ids, in invite order
+        self._users: dict[str, str] = {}  # e-mail -> user id
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -337,6 +342,67 @@ class SlackStub:
         with self._lock:
             name = next(n for n, i in self._channel_ids.items() if i == channel)
         return {"ok": True, "channel": _channel_info(channel, name, body)}
+
+    # -- channel topics, invitations and users (incident channels, issue 10) ---------------
+
+    def add_user(self, email: str, user_id: str) -> None:
+        """Make a user known, so ``users.lookupByEmail`` finds them and invites succeed."""
+        with self._lock:
+            self._users[email.lower()] = user_id
+
+    def topic(self, channel: str) -> str:
+        """The topic last set on ``channel`` (``#name``, name or id); "" if none."""
+        channel_id = self._lookup(channel)
+        with self._lock:
+            return self._topics.get(channel_id or "", "")
+
+    def members(self, channel: str) -> list[str]:
+        """User ids invited to ``channel``, in the order they were invited."""
+        channel_id = self._lookup(channel)
+        with self._lock:
+            return list(self._members.get(channel_id or "", []))
+
+    def channel_names(self) -> list[str]:
+        """Every channel that exists, by name."""
+        with self._lock:
+            return list(self._channel_ids)
+
+    def _api_conversations_setTopic(self, body: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel_id(str(body.get("channel", "")), create=False)
+        if channel is None:
+            return {"ok": False, "error": "channel_not_found"}
+        topic = str(body.get("topic", ""))
+        if len(topic) > 250:
+            return {"ok": False, "error": "too_long"}
+        with self._lock:
+            self._topics[channel] = topic
+        return {"ok": True, "channel": {"id": channel, "topic": {"value": topic}}}
+
+    def _api_conversations_invite(self, body: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel_id(str(body.get("channel", "")), create=False)
+        if channel is None:
+            return {"ok": False, "error": "channel_not_found"}
+        users = [u for u in str(body.get("users", "")).split(",") if u]
+        if not users:
+            return {"ok": False, "error": "no_user"}
+        with self._lock:
+            known = set(self._users.values())
+            unknown = [u for u in users if u not in known]
+            if unknown:
+                return {"ok": False, "error": "user_not_found", "errors": unknown}
+            members = self._members.setdefault(channel, [])
+            new = [u for u in users if u not in members]
+            if not new:
+                return {"ok": False, "error": "already_in_channel"}
+            members.extend(new)
+        return {"ok": True, "channel": {"id": channel}}
+
+    def _api_users_lookupByEmail(self, body: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            user_id = self._users.get(str(body.get("email", "")).lower())
+        if user_id is None:
+            return {"ok": False, "error": "users_not_found"}
+        return {"ok": True, "user": {"id": user_id, "profile": {"email": body.get("email")}}}
 
     def _handle(self, method: str, headers: dict[str, str], body: dict[str, Any]) -> _Reply:
         call = RecordedCall(method=method, headers=headers, body=body)

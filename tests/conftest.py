@@ -14,4 +14,5 @@ pytest_plugins = [
     "tests.fixtures.redis",
     "tests.fixtures.kubernetes",
     "tests.fixtures.slack",
+    "tests.fixtures.notify_stubs",
 ]

@@ -18,10 +18,11 @@ from prefect.flow_runs import pause_flow_run, suspend_flow_run
 from flows.answer import ApprovalInput, Decision, set_running
 from flows.phases.mitigate import ApprovalRequest, publish_request
 from flows.response import Response
+from incident.escalation import auto_approval
 from incident.models import Approval, ApprovalDecision, utcnow
 from tasks.logs import run_logger
 
-__all__ = ["await_approval", "form_for"]
+__all__ = ["auto_approved", "await_approval", "form_for"]
 
 
 def form_for(request: ApprovalRequest) -> type[ApprovalInput]:
@@ -40,6 +41,41 @@ def _recorded(response: Response, request: ApprovalRequest) -> Approval | None:
         ):
             return Approval.model_validate(row)
     return None
+
+
+def auto_approved(response: Response, request: ApprovalRequest) -> Approval | None:
+    """The policy's own approval of a named low-risk action (or of a drill), recorded as such."""
+    incident = response.incident
+    reason = auto_approval(
+        response.policy, incident.severity, request.plan.action, drill=incident.drill
+    )
+    if reason is None:
+        return None
+    approval = Approval(
+        plan_digest=request.plan.digest,
+        decision=ApprovalDecision.APPROVED,
+        approver="policy",
+        reason=reason,
+        requested_at=request.requested_at,
+    )
+    _record(response, request, approval)
+    return approval
+
+
+def _record(response: Response, request: ApprovalRequest, approval: Approval) -> None:
+    response.record_approval(request.plan, approval)
+    publish_request(response, request, approval)
+    response.event(
+        "mitigate",
+        "approval",
+        "completed",
+        f"approval {approval.decision.value}"
+        + (f" by {approval.approver}" if approval.approver else "")
+        + (f": {approval.reason}" if approval.reason else ""),
+        decision=approval.decision.value,
+        approver=approval.approver,
+        plan_digest=request.plan.digest,
+    )
 
 
 def await_approval(response: Response, request: ApprovalRequest, *, suspend: bool) -> Approval:
@@ -70,7 +106,7 @@ def await_approval(response: Response, request: ApprovalRequest, *, suspend: boo
         approval = Approval(
             plan_digest=request.plan.digest,
             decision=ApprovalDecision.TIMED_OUT,
-            reason=f"nobody answered by {request.deadline:%H:%M:%S} UTC",
+            reason=f"nobody answered by {request.deadline:%H:%M:%S} UTC, at any escalation level",
             requested_at=request.requested_at,
         )
     else:
@@ -85,17 +121,5 @@ def await_approval(response: Response, request: ApprovalRequest, *, suspend: boo
             reason=answer.reason,
             requested_at=request.requested_at,
         )
-    response.record_approval(request.plan, approval)
-    publish_request(response, request, approval)
-    response.event(
-        "mitigate",
-        "approval",
-        "completed",
-        f"approval {approval.decision.value}"
-        + (f" by {approval.approver}" if approval.approver else "")
-        + (f": {approval.reason}" if approval.reason else ""),
-        decision=approval.decision.value,
-        approver=approval.approver,
-        plan_digest=request.plan.digest,
-    )
+    _record(response, request, approval)
     return approval

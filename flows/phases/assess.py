@@ -16,6 +16,7 @@ from prefect import Task, flow
 from prefect.artifacts import create_table_artifact
 
 from flows.response import Response
+from incident.classification import classify
 from incident.models import Finding
 
 __all__ = ["Check", "assess", "held_sessions", "publish_findings", "run_checks"]
@@ -88,5 +89,18 @@ def assess(
         outcome["problems"] = [f.check for f in findings if f.is_problem]
         outcome["unreachable"] = [f.check for f in findings if f.status.value == "unreachable"]
     publish_findings(response, findings, "findings")
-    response.event(phase, "phase", "completed", f"{phase} done", checks=[f.check for f in findings])
+    assessed = classify(
+        findings, response.incident.severity, major_impact_share=response.policy.major_impact_share
+    )
+    if assessed.severity < response.incident.severity:
+        response.raise_severity(assessed.severity, assessed.impact)
+    response.event(
+        phase,
+        "phase",
+        "completed",
+        f"{phase} done; impact: {assessed.impact}",
+        checks=[f.check for f in findings],
+        impact=assessed.impact,
+        because=list(assessed.because),
+    )
     return findings

@@ -77,5 +77,6 @@ def declare(
         alert=alert.name,
         flow_run_id=run_id,
     )
-    response.announce("declare", "declaration", templates.declaration(incident, policy))
+    message = templates.declaration_message(incident, policy)
+    response.announce("declare", "declaration", message.text, blocks=message.blocks)
     return response

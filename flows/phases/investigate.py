@@ -7,21 +7,64 @@ a person reading the record all see the same reasoning.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from prefect import flow
+from prefect.artifacts import create_markdown_artifact
 
 from flows.response import Response
 from incident.decision import Decision
+from incident.investigation import Recommendation, decide_mitigation, rank_hypotheses
 from incident.models import Finding
 
-__all__ = ["investigate", "recorded_decision"]
+__all__ = ["investigate", "preserve_evidence", "recorded_decision", "weigh"]
+
+
+def preserve_evidence(response: Response, findings: list[Finding]) -> str:
+    """Runbook 001's evidence preservation: what every check saw (logs, database state,
+    metrics), as it was at assessment, in an artifact the record links to."""
+    key = f"{response.id.lower()}-evidence"
+    lines = [f"## Evidence of {response.id}, as assessed", ""]
+    for f in findings:
+        lines += [
+            f"### {f.check} — {f.status.value}",
+            f"{f.summary} (as of {f.observed_at:%Y-%m-%d %H:%M:%S} UTC, {f.target})",
+            "",
+            "```json",
+            json.dumps(f.evidence, indent=1, default=str)[:20_000],
+            "```",
+            "",
+        ]
+    create_markdown_artifact(key=key, markdown="\n".join(lines), description="Evidence, preserved")
+    response.event("investigate", "evidence", "completed", f"evidence preserved in artifact {key}")
+    return key
+
+
+def weigh(response: Response, findings: list[Finding]) -> Recommendation:
+    """Ranked root-cause hypotheses and runbook 002's recommendation, recorded with why."""
+    hypotheses = rank_hypotheses(findings, response.incident.alert)
+    recommendation = decide_mitigation(hypotheses)
+    response.event(
+        "investigate",
+        "hypotheses",
+        "completed",
+        "; ".join(f"{h.cause.value} ({h.confidence:.0%})" for h in hypotheses)
+        or "no hypothesis: nothing the checks saw points to a cause",
+        hypotheses=[h.model_dump(mode="json") for h in hypotheses],
+        recommendation=recommendation.remedy.value,
+        because=list(recommendation.because),
+    )
+    return recommendation
 
 
 @flow(name="investigate", validate_parameters=False)
 def investigate(
     response: Response, findings: list[Finding], decide: Callable[[list[Finding]], Decision]
 ) -> Decision:
+    """Preserve the evidence, weigh the causes, then the scenario's own decision."""
+    preserve_evidence(response, findings)
+    weigh(response, findings)
     with response.step("investigate", "decision", "deciding from the findings") as out:
         decision = decide(findings)
         for plan in decision.plans:

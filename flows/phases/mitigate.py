@@ -10,7 +10,7 @@ re-run of the flow finds it and does not ask twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from prefect import Task, flow, runtime
@@ -19,6 +19,7 @@ from prefect.artifacts import create_markdown_artifact
 from flows.answer import pause_key
 from flows.response import Response
 from incident import templates
+from incident.escalation import approval_stage, approval_window
 from incident.models import Action, Approval, Plan, utcnow
 from incident.plan_text import plan_artifact_markdown, plan_form_markdown
 
@@ -111,16 +112,19 @@ def mitigate(
         response.record_action(dry)
         out["message"] = dry.summary
         out["results"] = list(dry.results)
-    timeout = timedelta(seconds=max(1, int(response.policy.approval_timeout.total_seconds())))
+    policy, severity = response.policy, response.incident.severity
     requested_at = utcnow()
-    deadline = requested_at + timeout
+    # one approval_timeout per escalation level: the sweep re-sends the request up the
+    # ladder while the run waits, and only after the last level does it expire
+    deadline = requested_at + approval_window(policy, severity)
+    first = approval_stage(policy, severity, requested_at=requested_at, now=requested_at)
     request = ApprovalRequest(
         plan=plan,
         dry_run=dry,
         deadline=deadline,
         requested_at=requested_at,
         key=pause_key(plan.digest, attempt),
-        form=plan_form_markdown(response.incident, plan, dry, deadline=deadline),
+        form=plan_form_markdown(response.incident, plan, dry, deadline=deadline, first_level=first),
         notes=notes,
     )
     if response.incident.dry_run:
@@ -131,7 +135,14 @@ def mitigate(
         "mitigate",
         "approval-request",
         templates.approval_needed(
-            response.incident, plan, response.policy, deadline=deadline, where=where
+            response.incident,
+            plan,
+            policy,
+            deadline=first.deadline,
+            where=where,
+            contact=first.contact,
+            level=first.level,
+            last_level=first.last_level,
         ),
     )
     response.event(

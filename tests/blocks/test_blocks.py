@@ -17,9 +17,12 @@ from blocks import (
     IncidentPolicyBlock,
     IncidentStore,
     KubernetesTarget,
+    PagerDutyService,
     PostgresTarget,
     RedisTarget,
+    RoutingRulesBlock,
     SlackWorkspace,
+    StatusPage,
     load_block,
     resolve_block,
 )
@@ -31,9 +34,12 @@ ALL_BLOCKS = {
     IncidentPolicyBlock,
     IncidentStore,
     KubernetesTarget,
+    PagerDutyService,
     PostgresTarget,
     RedisTarget,
+    RoutingRulesBlock,
     SlackWorkspace,
+    StatusPage,
 }
 
 SECRET_DSN = "postgresql://app:Hunter2-secret@127.0.0.1:5432/orders"

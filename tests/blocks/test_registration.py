@@ -34,7 +34,7 @@ def test_the_cli_registers_every_block_type(prefect_api):
         getattr(blocks, name) for name in blocks.__all__ if isinstance(getattr(blocks, name), type)
     ]
     block_classes = [c for c in classes if hasattr(c, "get_block_type_slug")]
-    assert len(block_classes) == 7
+    assert block_classes, "the blocks package exports no block"
     with get_client(sync_client=True) as client:
         for cls in block_classes:
             block_type = client.read_block_type_by_slug(cls.get_block_type_slug())

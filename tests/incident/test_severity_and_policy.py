@@ -129,3 +129,30 @@ def test_an_unknown_preset_or_an_overlong_message_wait_is_refused():
         IncidentPolicy.from_runbook("999")
     with pytest.raises(ValidationError, match="notification_max_wait"):
         IncidentPolicy(notification_max_wait=timedelta(minutes=5))
+
+
+def test_management_hears_of_the_top_two_levels_only_by_default():
+    policy = IncidentPolicy()
+
+    hears = {level: "management" in policy.stakeholders[level] for level in Severity}
+
+    assert hears == {
+        Severity.CRITICAL: True,
+        Severity.HIGH: True,
+        Severity.MEDIUM: False,
+        Severity.LOW: False,
+    }
+    assert all("engineering" in policy.stakeholders[level] for level in Severity)
+
+
+def test_communication_fields_default_to_saying_nothing_new():
+    policy = IncidentPolicy()
+
+    assert policy.message_templates is None
+    assert policy.roles == {} and policy.responders == []
+    assert policy.auto_approve == {} and policy.drills_auto_approve is False
+    assert policy.status_page_components == {}
+    again = IncidentPolicy.model_validate_json(
+        IncidentPolicy(stakeholders={"SEV1": ("cto",)}).model_dump_json()
+    )
+    assert again.stakeholders[Severity.CRITICAL] == ("cto",)

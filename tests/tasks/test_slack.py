@@ -274,3 +274,15 @@ def test_bot_token_never_appears_in_the_error_or_the_logs(
     assert SLACK_TEST_TOKEN not in delivery.error  # ... and nowhere with the token
     assert SLACK_TEST_TOKEN not in caplog.text
     assert SLACK_TEST_TOKEN not in delivery.model_dump_json()
+
+
+def test_slack_side_error_code_on_http_200_is_retried_until_delivered(
+    slack_stub: SlackStub, slack_workspace: SlackWorkspace
+) -> None:
+    slack_stub.error_next(1, "internal_error")
+
+    delivery = post_message(slack_workspace, "update")
+
+    assert delivery.delivered is True
+    assert delivery.attempts == 2
+    assert [c.fault for c in slack_stub.calls] == ["error:internal_error", None]

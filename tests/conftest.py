@@ -13,4 +13,5 @@ pytest_plugins = [
     "tests.fixtures.redis",
     "tests.fixtures.kubernetes",
     "tests.fixtures.slack",
+    "tests.fixtures.cli",
 ]

@@ -14,4 +14,5 @@ pytest_plugins = [
     "tests.fixtures.kubernetes",
     "tests.fixtures.slack",
     "tests.fixtures.cli",
+    "tests.fixtures.drill_targets",
 ]

@@ -15,4 +15,5 @@ pytest_plugins = [
     "tests.fixtures.slack",
     "tests.fixtures.cli",
     "tests.fixtures.drill_targets",
+    "tests.fixtures.prefect_cluster",
 ]

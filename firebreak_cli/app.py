@@ -147,6 +147,13 @@ def drill(
     scenario: Annotated[
         str | None, typer.Argument(help="Scenario to rehearse; omit to list the drills.")
     ] = None,
+    inject_only: Annotated[
+        bool,
+        typer.Option("--inject-only", help="Only inject the fault, hold it, and remove it."),
+    ] = False,
+    hold: Annotated[
+        float, typer.Option(help="With --inject-only: seconds to keep the fault (Ctrl-C ends).")
+    ] = 30.0,
 ) -> None:
     """Run a sandboxed drill: inject, respond, approve, score; the fault is always removed."""
     from firebreak_cli.drills import list_drills, run_drill
@@ -154,7 +161,7 @@ def drill(
     if scenario is None:
         list_drills()
         return
-    raise typer.Exit(int(run_drill(ctx.obj, scenario)))
+    raise typer.Exit(int(run_drill(ctx.obj, scenario, inject_only=inject_only, hold=hold)))
 
 
 @app.command()

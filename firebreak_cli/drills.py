@@ -16,6 +16,7 @@ from prefect.client.orchestration import get_client
 from rich.markup import escape
 from rich.table import Table
 
+from firebreak_cli import fault_drills
 from firebreak_cli.console import ExitCode, fail, out
 from firebreak_cli.settings import FirebreakSettings
 from incident.record import IncidentRecord
@@ -84,9 +85,14 @@ def _scorecard(report: Scorecard) -> Table:
     return table
 
 
-def run_drill(settings: FirebreakSettings, scenario: str) -> ExitCode:
+def run_drill(
+    settings: FirebreakSettings, scenario: str, *, inject_only: bool = False, hold: float = 30
+) -> ExitCode:
     spec: DrillSpec = drill_spec(scenario)
+    if inject_only:
+        return fault_drills.inject_only(settings, spec, hold)
     runner = spec.load_runner()
+    fault_drills.sweep(settings, spec)  # what killed drills left behind goes first
     admin = settings.admin_dsn.get_secret_value()
     with settings.prefect():
         started = time.monotonic()

@@ -48,6 +48,16 @@ class FirebreakSettings(BaseSettings):
     drill_sandbox_block: str = Field(
         "drill-sandbox", description="PostgresTarget (admin DSN) the `drill` deployment uses."
     )
+    drill_database: str = Field(
+        "firebreak_drill", description="Sandbox database drills inject PostgreSQL faults into."
+    )
+    drill_kubeconfig: str | None = Field(
+        None, description="Kubeconfig of the cluster Kubernetes drills run in (none: skipped)."
+    )
+    drill_namespace: str = Field("firebreak-drill", description="Namespace of those drills.")
+    demo_admin_token: SecretStr | None = Field(
+        None, description="Admin token of the demo service, for the failing-health drill."
+    )
     kubernetes_block: str | None = Field(None, description="KubernetesTarget block, if any.")
     work_pool: str = Field("firebreak", description="Work pool the deployments run on.")
     admin_dsn: SecretStr = Field(

@@ -35,6 +35,8 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
+__all__ = ["main", "measure", "prefect_server"]
+
 ROOT = Path(__file__).resolve().parents[1]
 PREFECT = Path(sys.executable).with_name("prefect")
 DSN = "postgresql://postgres@127.0.0.1:5432/postgres"

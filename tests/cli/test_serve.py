@@ -35,19 +35,29 @@ def test_serve_registers_the_deployments_with_the_settings_block_names_and_stops
     try:
         deadline = time.monotonic() + 120
         with get_client(sync_client=True) as client:
-            while True:
-                assert proc.poll() is None, log.read_text()
+
+            def served(name: str):
                 try:
-                    served = client.read_deployment_by_name("db-pool-exhaustion/db-pool-exhaustion")
-                    if served.parameters.get("database") == block_names.database:
-                        break
+                    deployment = client.read_deployment_by_name(name)
                 except ObjectNotFound:
-                    pass
+                    return None
+                return deployment if deployment.work_pool_name is None else None
+
+            while True:  # serve() registers its deployments one after the other
+                assert proc.poll() is None, log.read_text()
+                scenario, drill = (
+                    served("db-pool-exhaustion/db-pool-exhaustion"),
+                    served("drill/drill"),
+                )
+                if (
+                    scenario
+                    and drill
+                    and scenario.parameters.get("database") == block_names.database
+                ):
+                    break
                 assert time.monotonic() < deadline, log.read_text()
                 time.sleep(0.5)
-            assert served.work_pool_name is None  # served by this process, not a worker
-            assert served.parameters["store"] == block_names.store
-            client.read_deployment_by_name("drill/drill")
+        assert scenario.parameters["store"] == block_names.store  # the settings' block names
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
     finally:

@@ -21,7 +21,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from sandbox.injectors import FaultSession
+from sandbox.injectors import FaultLedger, FaultSession
 from tests.fixtures.drill_targets import KUBERNETES_KINDS, FaultCase, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,3 +137,18 @@ def test_a_drill_still_running_elsewhere_keeps_its_fault(fault_case, admin_dsn, 
             assert other.swept == []
         assert fault_case.is_present()
     _assert_gone(fault_case)
+
+
+@pytest.mark.parametrize("fault_case", ["pool-exhaustion", "failing-health"], indirect=True)
+def test_a_drill_killed_after_recording_but_before_injecting_leaves_nothing_to_break(
+    fault_case, admin_dsn, incident_store
+):
+    schema = incident_store.schema_name
+    fault = fault_case.make()
+    killed = FaultLedger(admin_dsn, schema)
+    killed.record(fault.kind, fault.target, fault.resource)  # written first ...
+    killed.close()  # ... and the process died before creating anything
+    with FaultSession(admin_dsn, schema, fault_case.targets) as next_drill:
+        assert [(o.kind, o.removed) for o in next_drill.swept] == [(fault_case.kind, True)]
+    assert not fault_case.leftovers() and fault_case.bystanders_intact()
+    assert _open_rows(admin_dsn, schema) == []

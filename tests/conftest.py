@@ -15,4 +15,7 @@ pytest_plugins = [
     "tests.fixtures.kubernetes",
     "tests.fixtures.slack",
     "tests.fixtures.notify_stubs",
+    "tests.fixtures.cli",
+    "tests.fixtures.drill_targets",
+    "tests.fixtures.prefect_cluster",
 ]

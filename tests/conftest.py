@@ -13,4 +13,7 @@ pytest_plugins = [
     "tests.fixtures.redis",
     "tests.fixtures.kubernetes",
     "tests.fixtures.slack",
+    "tests.fixtures.receiver",
+    "tests.fixtures.alertmanager",
+    "tests.fixtures.tcp_proxy",
 ]

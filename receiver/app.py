@@ -136,8 +136,8 @@ class Receiver:
             return JSONResponse({"status": "ignored", "reason": parsed.ignored}, status_code=202)
         outcomes = await self.intake.take(parsed)
         self._count(source, outcomes)
-        if self.background is not None:
-            self.background.wake()
+        if self.background is not None and any(o.created for o in outcomes):
+            self.background.wake()  # a run to start; attached alerts go out on the next round
         return JSONResponse(
             {
                 "status": "accepted",
@@ -214,7 +214,7 @@ class Receiver:
 
     async def _after_click(self, click: Any, answer: Any) -> None:
         try:
-            await self.intake.call(lambda store: store.record.append(click_event(click, answer)))
+            await self.intake.records.call(lambda record: record.append(click_event(click, answer)))
         except FirebreakError as exc:
             log.warning("click on %s not recorded: %s", click.value.incident, exc)
         if self.slack is not None:

@@ -1,33 +1,38 @@
-"""Persisting a delivery before it is answered: claim the incident, record every alert once.
+"""The incident record's side of intake: claiming an alert group, and the events around it.
 
 One alert group is one incident: ``IncidentRecord.claim`` decides in PostgreSQL, so
-concurrent deliveries, restarts and several replicas agree. The alerts and, for a new
-incident, the pending run start are then written in one transaction; only after that
-commit does the sender get its 2xx. Each newly recorded alert then becomes one timeline
-entry; an entry that a crash kept from being written is written by the next delivery for
-the incident (rows still without a ``timeline_seq``).
-
-Synchronous (psycopg, like the record); the app runs it in worker threads.
+concurrent deliveries, restarts and several replicas agree. Claims happen once per incident,
+so they go through the record's own (synchronous) connection in a worker thread; the hot
+path, recording alerts into an open incident, is ``receiver.alert_rows`` on the event loop.
 """
 
 from __future__ import annotations
 
+import queue
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 
-from psycopg.types.json import Jsonb
+import anyio
 
-from incident.models import Alert, Incident, TimelineEvent
+from incident.models import Alert, Incident
 from incident.record import IncidentRecord
 from incident.severity import Severity
-from receiver.db import Cursor, Database
+from receiver.alert_rows import PHASE
 from receiver.payloads.common import ReceivedAlert
 from receiver.routing import RouteDecision
-from receiver.tables import ensure_tables
 
-__all__ = ["GroupBatch", "IntakeOutcome", "IntakeStore", "idempotency_key"]
+__all__ = [
+    "PHASE",
+    "GroupBatch",
+    "IntakeOutcome",
+    "RecordPool",
+    "flow_alert",
+    "idempotency_key",
+    "new_incident",
+]
 
-PHASE = "alerts"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -66,189 +71,45 @@ def flow_alert(received: ReceivedAlert, key: str) -> Alert:
     return received.alert.model_copy(update={"group_key": key})
 
 
-class IntakeStore:
-    """One record connection (claims, timeline) and one of the receiver's own (alerts, outbox)."""
+def new_incident(
+    batch: GroupBatch, first: ReceivedAlert, *, severity: Severity, channel: str
+) -> Incident:
+    alert = flow_alert(first, batch.key)
+    title = f"{alert.name}: {alert.summary}" if alert.summary else alert.name
+    return Incident(
+        title=title[:200],
+        severity=alert.severity or severity,
+        scenario=batch.decision.deployment.split("/", 1)[0],
+        alert=alert,
+        channel=channel,
+        commander=alert.labels.get("commander", "on-call"),
+    )
 
-    def __init__(
-        self,
-        dsn: str,
-        schema: str,
-        *,
-        default_severity: Severity,
-        channel: str,
-    ) -> None:
-        self.record = IncidentRecord(dsn, schema)
-        self.db = Database(dsn, schema, application_name="firebreak-receiver")
-        self._severity = default_severity
-        self._channel = channel
 
-    def ensure_schema(self) -> None:
-        self.record.ensure_schema()
-        ensure_tables(self.db)
+class RecordPool:
+    """A few `IncidentRecord` connections, used from worker threads one call at a time."""
+
+    def __init__(self, dsn: str, schema: str, size: int) -> None:
+        self._records = [IncidentRecord(dsn, schema) for _ in range(size)]
+        self._free: queue.SimpleQueue[IncidentRecord] = queue.SimpleQueue()
+        for record in self._records:
+            self._free.put(record)
+
+    async def call(self, fn: Callable[[IncidentRecord], T]) -> T:
+        def borrowed() -> T:
+            record = self._free.get()
+            try:
+                return fn(record)
+            finally:
+                self._free.put(record)
+
+        return await anyio.to_thread.run_sync(borrowed)
+
+    def warm(self) -> None:
+        """Connect every record now (each checks the schema once), not during a storm."""
+        for record in self._records:
+            record.ensure_schema()
 
     def close(self) -> None:
-        self.record.close()
-        self.db.close()
-
-    def take(self, batch: GroupBatch) -> IntakeOutcome:
-        first = next((a for a in batch.alerts if a.alert.status == "firing"), None)
-        if first is None:
-            incident_id = self.record.open_incident_for(batch.key)
-            if incident_id is None:
-                return IntakeOutcome(
-                    batch.key, None, False, 0, len(batch.alerts),
-                    ignored="resolved notification for an alert group with no open incident: "
-                    "nothing to attach it to",
-                )  # fmt: skip
-            created = False
-        else:
-            incident_id, created = self.record.claim(self._incident(batch, first), batch.key)
-            if created:
-                self._claimed_event(incident_id, batch)
-        new = self.db.run(lambda cur: self._insert(cur, incident_id, created, batch, first))
-        self._tell(incident_id)
-        return IntakeOutcome(batch.key, incident_id, created, new, len(batch.alerts) - new)
-
-    def _incident(self, batch: GroupBatch, first: ReceivedAlert) -> Incident:
-        alert = flow_alert(first, batch.key)
-        title = f"{alert.name}: {alert.summary}" if alert.summary else alert.name
-        return Incident(
-            title=title[:200],
-            severity=alert.severity or self._severity,
-            scenario=batch.decision.deployment.split("/", 1)[0],
-            alert=alert,
-            channel=self._channel,
-            commander=alert.labels.get("commander", "on-call"),
-        )
-
-    def _claimed_event(self, incident_id: str, batch: GroupBatch) -> None:
-        decision = batch.decision
-        self.record.append(
-            TimelineEvent(
-                incident_id=incident_id,
-                phase=PHASE,
-                step="incident-opened",
-                status="completed",
-                message=(
-                    f"incident opened for alert group {batch.key} by the receiver; "
-                    f"starting {decision.deployment} (route {decision.route})"
-                ),
-                data={"key": batch.key, "route": decision.route, "deployment": decision.deployment},
-            )
-        )
-
-    def _insert(
-        self,
-        cur: Cursor,
-        incident_id: str,
-        created: bool,
-        batch: GroupBatch,
-        first: ReceivedAlert | None,
-    ) -> int:
-        with cur.connection.transaction():
-            if created and first is not None:
-                decision = batch.decision
-                parameters = {
-                    **decision.parameters,
-                    "alert": flow_alert(first, batch.key).model_dump(mode="json"),
-                    "incident_id": incident_id,
-                }
-                cur.execute(
-                    self.db.q(
-                        "INSERT INTO {s}.run_starts (incident_id, deployment, route, parameters,"
-                        " idempotency_key) VALUES (%s,%s,%s,%s,%s)"
-                        " ON CONFLICT (incident_id) DO NOTHING"
-                    ),
-                    (
-                        incident_id,
-                        decision.deployment,
-                        decision.route,
-                        Jsonb(parameters),
-                        idempotency_key(incident_id, batch.key),
-                    ),
-                )
-            rows = [self._row(incident_id, a, created and a is first) for a in batch.alerts]
-            cur.executemany(
-                self.db.q(
-                    "INSERT INTO {s}.received_alerts (incident_id, fingerprint, status, episode,"
-                    " source, alert, ends_at, delivered) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)"
-                    " ON CONFLICT (incident_id, fingerprint, status, episode) DO NOTHING"
-                    " RETURNING id"
-                ),
-                rows,
-                returning=True,
-            )
-            new = 0
-            while True:
-                new += len(cur.fetchall())
-                if not cur.nextset():
-                    break
-            return new
-
-    @staticmethod
-    def _row(incident_id: str, received: ReceivedAlert, in_parameters: bool) -> tuple[Any, ...]:
-        return (
-            incident_id,
-            received.fingerprint,
-            received.alert.status,
-            received.episode,
-            received.alert.source.value,
-            Jsonb(received.alert.model_dump(mode="json")),
-            received.ends_at,
-            "parameters" if in_parameters else None,
-        )
-
-    def _tell(self, incident_id: str) -> None:
-        """One timeline entry per alert not yet in the timeline (this delivery's, or a
-        crashed one's); rows another request is telling right now are skipped, not doubled."""
-
-        def work(cur: Cursor) -> None:
-            with cur.connection.transaction():
-                cur.execute(
-                    self.db.q(
-                        "SELECT id, fingerprint, status, source, alert, ends_at, delivered"
-                        " FROM {s}.received_alerts WHERE incident_id = %s AND timeline_seq IS"
-                        " NULL ORDER BY id FOR UPDATE SKIP LOCKED"
-                    ),
-                    (incident_id,),
-                )
-                for row in cur.fetchall():
-                    event = self.record.append(alert_event(incident_id, row))
-                    cur.execute(
-                        self.db.q("UPDATE {s}.received_alerts SET timeline_seq = %s WHERE id = %s"),
-                        (event.seq, row["id"]),
-                    )
-
-        self.db.run(work)
-
-
-def alert_event(incident_id: str, row: dict[str, Any]) -> TimelineEvent:
-    alert = Alert.model_validate(row["alert"])
-    labels = ", ".join(f"{k}={v}" for k, v in sorted(alert.labels.items()) if k != "alertname")
-    what = f"{alert.name}" + (f" {{{labels[:300]}}}" if labels else "")
-    if row["status"] == "resolved":
-        message = (
-            f"resolved notification from {row['source']}: {what}; recorded, the incident "
-            "closes only after its own verification"
-        )
-    else:
-        opened = row["delivered"] == "parameters"
-        message = f"{'alert' if opened else 'alert attached'} from {row['source']}: {what}"
-        if alert.summary:
-            message += f" - {alert.summary[:300]}"
-    return TimelineEvent(
-        incident_id=incident_id,
-        phase=PHASE,
-        step=f"alert-{row['status']}",
-        status="info",
-        message=message,
-        data={
-            "fingerprint": row["fingerprint"],
-            "source": row["source"],
-            "status": row["status"],
-            "name": alert.name,
-            "labels": alert.labels,
-            "starts_at": alert.starts_at.isoformat(),
-            "ends_at": row["ends_at"].isoformat() if row["ends_at"] else None,
-        },
-    )
+        for record in self._records:
+            record.close()

@@ -10,13 +10,22 @@ in reprs, logs and error messages.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from incident.policy import IncidentPolicy
@@ -32,6 +41,20 @@ __all__ = [
     "SlackSettings",
     "SourceSettings",
 ]
+
+
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+
+
+def _duration(value: object) -> object:
+    """Durations as people write them in YAML or the environment: 30, "30", "500ms", "2m"."""
+    if isinstance(value, str) and (match := _DURATION.match(value)):
+        return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2) or "s"])
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
 
 
 class _Section(BaseModel):
@@ -97,7 +120,7 @@ class SlackSettings(_Section):
     )
     api_base_url: str = "https://slack.com/api/"
     timeout_seconds: float = Field(5, gt=0)
-    timestamp_tolerance: timedelta = Field(
+    timestamp_tolerance: Duration = Field(
         timedelta(minutes=5), description="Slack's replay window for X-Slack-Request-Timestamp"
     )
 
@@ -130,7 +153,9 @@ class ReceiverSettings(BaseSettings):
     port: int = Field(8686, ge=0, le=65535, description="0: any free port (tests)")
     record_dsn: SecretStr = Field(description="The incident record database (PostgreSQL)")
     record_schema: str = Field("firebreak", pattern=r"^[a-z_][a-z0-9_]*$")
-    record_connections: int = Field(4, ge=1, le=64, description="Parallel intake connections")
+    record_connections: int = Field(
+        4, ge=1, le=64, description="Connections recording alerts, shared by all requests"
+    )
     prefect_api_url: str | None = Field(
         None, description="Prefect API to start runs on; unset: the active Prefect profile's"
     )
@@ -154,12 +179,23 @@ class ReceiverSettings(BaseSettings):
         default_factory=lambda: dict(_DEFAULT_ALIASES),
         description="Prometheus-style severity labels (warning, info, ...) -> a level",
     )
-    start_retry_initial: timedelta = timedelta(seconds=1)
-    start_retry_max: timedelta = timedelta(seconds=30)
-    start_attempt_timeout: timedelta = timedelta(seconds=10)
-    start_batch: int = Field(20, ge=1, description="Pending starts taken per round")
-    health_interval: timedelta = timedelta(seconds=5)
-    orphan_grace: timedelta = Field(
+    start_retry_initial: Duration = timedelta(seconds=1)
+    start_retry_max: Duration = timedelta(seconds=30)
+    start_attempt_timeout: Duration = timedelta(seconds=10)
+    start_batch: int = Field(
+        4,
+        ge=1,
+        description=(
+            "Runs started at once: an alert storm opening many incidents must not swamp the "
+            "Prefect API (or the receiver) with a burst of starts"
+        ),
+    )
+    delivery_interval: Duration = Field(
+        timedelta(seconds=2),
+        description="How often attached alerts are handed to running flows, batched",
+    )
+    health_interval: Duration = timedelta(seconds=5)
+    orphan_grace: Duration = Field(
         timedelta(seconds=30),
         description="A claimed incident with no pending start after this long is repaired",
     )

@@ -12,12 +12,16 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from datetime import timedelta
+from typing import Any
 from uuid import UUID
 
 import anyio
 import httpx
 from prefect.client.orchestration import PrefectClient
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.client.schemas.objects import State, StateType
 from prefect.deployments import arun_deployment
 from prefect.exceptions import ObjectNotFound
 
@@ -28,7 +32,7 @@ from receiver.intake_store import flow_alert, idempotency_key
 from receiver.metrics import ReceiverMetrics
 from receiver.outbox import Outbox, PendingDelivery, PendingStart
 from receiver.payloads.common import ReceivedAlert
-from receiver.run_inputs import AttachedAlert, alert_input_key
+from receiver.run_inputs import AttachedAlert, AttachedAlerts, alerts_input_key
 from receiver.settings import ReceiverSettings
 
 __all__ = ["Background", "describe_start_failure"]
@@ -88,14 +92,17 @@ class Background:
 
     async def _work_loop(self) -> None:
         tick = min(1.0, self._settings.start_retry_initial.total_seconds())
-        rounds = 0
+        every = self._settings.delivery_interval.total_seconds()
+        rounds, delivered_at = 0, 0.0
         while True:
             self._wake.clear()
             try:
                 if rounds % _REPAIR_EVERY == 0:
                     await self.repair()
                 more = await self.start_due()
-                await self.deliver_attached()
+                if time.monotonic() - delivered_at >= every:
+                    delivered_at = time.monotonic()
+                    await self.deliver_attached()
             except Exception as exc:  # the record is down, say: keep looping, say why
                 log.warning("receiver background round failed: %s", redact(str(exc), self._dsn))
                 more = False
@@ -176,38 +183,75 @@ class Background:
     # -- alerts for running flows -------------------------------------------------------------
 
     async def deliver_attached(self) -> None:
-        pending = await anyio.to_thread.run_sync(self._outbox.undelivered, 200)
-        done: list[int] = []
-        gone: list[int] = []
+        """Hand each incident's new alerts to its run, one input per incident per round.
+
+        Only to runs that are listening (running or paused); a run still waiting for a
+        worker gets them once it runs, a finished one never (the record has them all).
+        """
+        pending = await anyio.to_thread.run_sync(self._outbox.undelivered, 2000)
+        by_run: dict[tuple[str, str], list[PendingDelivery]] = {}
         for item in pending:
+            by_run.setdefault((item.incident_id, item.flow_run_id), []).append(item)
+        if not by_run:
+            return
+        try:
+            with anyio.fail_after(self._timeout):
+                states = await self._run_states({run for _, run in by_run})
+        except Exception:
+            return  # the API is down: next round
+        for (incident_id, flow_run_id), items in by_run.items():
+            ids = [item.id for item in items]
+            state = states.get(flow_run_id)
+            if state is None or state.is_final():
+                gone = "run-gone" if state is None else "run-finished"
+                await anyio.to_thread.run_sync(self._outbox.delivered, ids, gone)
+                continue
+            if state.type not in (StateType.RUNNING, StateType.PAUSED):
+                continue  # not listening yet
             try:
                 with anyio.fail_after(self._timeout):
-                    await self._send(item)
-                done.append(item.id)
+                    await self._send(incident_id, flow_run_id, items)
+                how = "input"
             except httpx.HTTPStatusError as exc:
                 code = exc.response.status_code
-                if code == 409:  # this alert was handed over already
-                    done.append(item.id)
+                if code == 409:
+                    how = "input"  # this very batch was handed over already
                 elif code == 404:
-                    gone.append(item.id)  # the run was deleted: the record still has it
+                    how = "run-gone"  # the run was deleted: the record still has them
                 else:
                     break
             except Exception:
                 break  # the API is down: the rest waits for the next round
-        await anyio.to_thread.run_sync(self._outbox.delivered, done, "input")
-        await anyio.to_thread.run_sync(self._outbox.delivered, gone, "run-gone")
+            await anyio.to_thread.run_sync(self._outbox.delivered, ids, how)
 
-    async def _send(self, item: PendingDelivery) -> None:
-        message = AttachedAlert(
-            incident_id=item.incident_id,
-            fingerprint=item.fingerprint,
-            status=item.status,
-            alert=Alert.model_validate(item.alert),
+    async def _run_states(self, flow_run_ids: set[str]) -> dict[str, State[Any]]:
+        runs = await self._client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                id=FlowRunFilterId(any_=[UUID(run) for run in flow_run_ids])
+            ),
+            limit=len(flow_run_ids),
+        )
+        return {str(run.id): run.state for run in runs if run.state is not None}
+
+    async def _send(self, incident_id: str, flow_run_id: str, items: list[PendingDelivery]) -> None:
+        batch = AttachedAlerts(
+            incident_id=incident_id,
+            alerts=[
+                AttachedAlert(
+                    fingerprint=item.fingerprint,
+                    status=item.status,
+                    episode=item.episode,
+                    alert=Alert.model_validate(item.alert),
+                )
+                for item in items
+            ],
         )
         await self._client.create_flow_run_input(
-            UUID(item.flow_run_id),
-            key=alert_input_key(item.incident_id, item.fingerprint, item.status, item.episode),
-            value=message.model_dump_json(),
+            UUID(flow_run_id),
+            key=alerts_input_key(
+                incident_id, [(i.fingerprint, i.status, i.episode) for i in items]
+            ),
+            value=batch.model_dump_json(),
             sender="firebreak-receiver",
         )
 

@@ -1,7 +1,7 @@
 """The receiver's tables, beside the incident record's own (same database, same schema).
 
 ``received_alerts``: every alert delivered for an incident, once per (fingerprint, status,
-episode), with the timeline entry it became and whether the running flow has it.
+episode), and whether the running flow has it (``delivered``: parameters, input, run-gone).
 ``run_starts``: the outbox of runs to start. A row is written in the same transaction as the
 first alert, so a receiver that dies, or a Prefect API that is down, loses nothing: the
 retry loop starts what is still pending, on any replica.
@@ -28,12 +28,9 @@ CREATE TABLE IF NOT EXISTS {s}.received_alerts (
     alert jsonb NOT NULL,
     ends_at timestamptz,
     received_at timestamptz NOT NULL DEFAULT now(),
-    timeline_seq integer,
     delivered text,
     UNIQUE (incident_id, fingerprint, status, episode)
 );
-CREATE INDEX IF NOT EXISTS received_alerts_untold
-    ON {s}.received_alerts (incident_id) WHERE timeline_seq IS NULL;
 CREATE INDEX IF NOT EXISTS received_alerts_undelivered
     ON {s}.received_alerts (incident_id) WHERE delivered IS NULL;
 CREATE TABLE IF NOT EXISTS {s}.run_starts (

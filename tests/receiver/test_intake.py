@@ -7,10 +7,11 @@ import threading
 
 import pytest
 from prefect.client.orchestration import get_client
+from prefect.states import Completed, Running
 
 from blocks.store import IncidentStore
 from incident.record import IncidentRecord
-from receiver.run_inputs import ALERT_INPUT_PREFIX, AttachedAlert
+from receiver.run_inputs import ALERT_INPUT_PREFIX, AttachedAlerts
 from tests.fixtures.receiver import RunningReceiver, ScratchDeployment, receiver_rows, wait_for
 from tests.receiver.senders import (
     PAYLOADS,
@@ -111,7 +112,7 @@ def test_later_alerts_are_attached_and_a_resolved_notice_is_recorded_without_clo
     ]
     only_run(test_deployment)
     assert record.get_incident(incident_id)["closed_at"] is None
-    resolved = record.timeline(incident_id)[-1]
+    (resolved,) = [e for e in record.timeline(incident_id) if e.step == "alert-resolved"]
     assert "closes only after its own verification" in resolved.message
 
 
@@ -123,6 +124,8 @@ def test_attached_alerts_reach_the_running_flow_once_each(
     attached = alertmanager(am_alert(instance="db-1"), am_alert(instance="db-2"))
     send(receiver, "alertmanager", attached)
     send(receiver, "alertmanager", attached)
+    with get_client(sync_client=True) as client:  # a worker picked the run up: it listens
+        client.set_flow_run_state(run.id, Running(), force=True)
 
     def inputs():  # type: ignore[no-untyped-def]
         with get_client(sync_client=True) as client:
@@ -131,9 +134,23 @@ def test_attached_alerts_reach_the_running_flow_once_each(
     undelivered = "SELECT id FROM {s}.received_alerts WHERE delivered IS NULL"
     wait_for(lambda: not receiver_rows(incident_store, undelivered), what="alerts handed over")
     (received,) = inputs()
-    message = AttachedAlert.model_validate_json(received.value)
-    assert message.alert.labels["instance"] == "db-2"
-    assert message.status == "firing"
+    batch = AttachedAlerts.model_validate_json(received.value)
+    assert [(a.alert.labels["instance"], a.status) for a in batch.alerts] == [("db-2", "firing")]
+
+
+def test_alerts_for_a_run_that_has_finished_are_kept_in_the_record_only(
+    receiver: RunningReceiver, test_deployment: ScratchDeployment, incident_store: IncidentStore
+) -> None:
+    send(receiver, "alertmanager", alertmanager(am_alert(instance="db-1")))
+    run = only_run(test_deployment)
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(run.id, Completed(), force=True)
+    send(receiver, "alertmanager", alertmanager(am_alert(instance="db-2")))
+
+    kept = "SELECT delivered FROM {s}.received_alerts WHERE delivered = 'run-finished'"
+    wait_for(lambda: receiver_rows(incident_store, kept), what="the alert kept, not handed over")
+    with get_client(sync_client=True) as client:
+        assert client.filter_flow_run_input(run.id, ALERT_INPUT_PREFIX, 10, set()) == []
 
 
 def test_a_second_alert_group_makes_a_second_incident_with_its_own_run(

@@ -16,12 +16,9 @@ Latency is measured by the load generator from sending a request to its answer.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import secrets
-import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -40,6 +37,7 @@ from prefect.utilities.callables import parameter_schema
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
+from bench.storm_load import Storm, cpu_seconds, free_port, run_storm, serving
 from incident.models import Alert
 
 DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -82,138 +80,6 @@ def payloads(requests: int, groups: int) -> list[bytes]:
     return bodies
 
 
-@dataclass
-class Storm:
-    latencies: list[float]
-    errors: int
-    seconds: float
-    rss_start: float
-    rss_end: float
-    cpu: float = 0.0  # the server's CPU seconds during the storm
-    machine: float = 0.0  # share of all cores busy during the storm (everything running)
-
-    def ms(self, q: int) -> float:
-        return statistics.quantiles(self.latencies, n=100)[q - 1] * 1000
-
-
-class _Connection:
-    """A keep-alive HTTP/1.1 connection: a load generator light enough not to be the bottleneck
-    (a general-purpose async client costs more CPU per request than the bare endpoint)."""
-
-    def __init__(self, host: str, port: int, path: str) -> None:
-        self._host, self._port, self._path = host, port, path
-        self._reader: asyncio.StreamReader | None = None
-        self._writer: asyncio.StreamWriter | None = None
-
-    async def post(self, body: bytes) -> tuple[int, bytes]:
-        if self._writer is None:
-            self._reader, self._writer = await asyncio.open_connection(self._host, self._port)
-        assert self._reader is not None
-        head = (
-            f"POST {self._path} HTTP/1.1\r\nHost: {self._host}:{self._port}\r\n"
-            f"Authorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
-        )
-        self._writer.write(head.encode() + body)
-        status_line = await self._reader.readline()
-        length = 0
-        while (line := await self._reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.decode("latin-1").partition(":")
-            if name.strip().lower() == "content-length":
-                length = int(value)
-        answer = await self._reader.readexactly(length)
-        return int(status_line.split()[1]), answer
-
-
-async def _storm(url: str, bodies: list[bytes], seconds: float, concurrency: int) -> Storm:
-    """Open loop: request n is due at n * seconds / len(bodies), sent on the first free
-    connection (``concurrency`` of them); latency is from sending to the whole answer."""
-    parts = httpx.URL(url)
-    latencies: list[float] = []
-    errors: list[str] = []
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for n in range(len(bodies)):
-        queue.put_nowait(n)
-    began = time.perf_counter()
-
-    async def worker() -> None:
-        conn = _Connection(parts.host, parts.port or 80, parts.path)
-        while not queue.empty():
-            n = queue.get_nowait()
-            due = began + n * seconds / len(bodies)
-            await asyncio.sleep(max(0.0, due - time.perf_counter()))
-            sent = time.perf_counter()
-            try:
-                status, answer = await conn.post(bodies[n])
-            except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
-                status, answer = 0, repr(exc).encode()
-                conn = _Connection(parts.host, parts.port or 80, parts.path)
-            latencies.append(time.perf_counter() - sent)
-            if not 200 <= status < 300:
-                errors.append(f"{status} {answer[:200]!r}")
-
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    for error in errors[:5]:
-        print(f"error response: {error}", file=sys.stderr)
-    return Storm(latencies, len(errors), time.perf_counter() - began, 0.0, 0.0)
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def machine_busy() -> tuple[float, float]:
-    """(busy, total) jiffies of all cores, from /proc/stat."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]
-    return sum(values) - idle, sum(values)
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def serving(args: list[str], env: dict[str, str], port: int) -> Iterator[subprocess.Popen[bytes]]:
-    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, env=env)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except httpx.HTTPError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"{args} did not start") from None
-                time.sleep(0.2)
-        yield proc
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
-def run_storm(
-    proc: subprocess.Popen[bytes], url: str, bodies: list[bytes], args: argparse.Namespace
-) -> Storm:
-    start, cpu, (busy, total) = rss_mib(proc.pid), cpu_seconds(proc.pid), machine_busy()
-    storm = asyncio.run(_storm(url, bodies, args.seconds, args.concurrency))
-    storm.rss_start, storm.rss_end = start, rss_mib(proc.pid)
-    storm.cpu = cpu_seconds(proc.pid) - cpu
-    busy_after, total_after = machine_busy()
-    storm.machine = (busy_after - busy) / max(1, total_after - total)
-    return storm
-
-
 _IDLE_SERVICES = (
     "SCHEDULER",
     "LATE_RUNS",
@@ -228,13 +94,13 @@ _IDLE_SERVICES = (
 
 
 @contextmanager
-def prefect_server(dsn: str) -> Iterator[str]:
-    """``prefect server start`` on a PostgreSQL database of its own; yields the API URL."""
+def prefect_server(dsn: str) -> Iterator[tuple[str, int]]:
+    """``prefect server start`` on a PostgreSQL database of its own; yields (API URL, pid)."""
     database = f"fb_storm_prefect_{secrets.token_hex(3)}"
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
     pg = conninfo_to_dict(dsn)
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/api"
     env = {
         **os.environ,
@@ -265,7 +131,7 @@ def prefect_server(dsn: str) -> Iterator[str]:
                 raise RuntimeError("prefect server did not start")
             time.sleep(0.5)
         with temporary_settings(updates={PREFECT_API_URL: url}):
-            yield url
+            yield url, server.pid
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -287,8 +153,80 @@ def _deploy() -> str:
     return f"{bench_respond.name}/storm"
 
 
-def _count(conn: psycopg.Connection[Any], schema: str, query: str) -> Any:
-    return conn.execute(sql.SQL(query).format(s=sql.Identifier(schema))).fetchone()[0]  # type: ignore[index]
+@dataclass
+class Recorded:
+    """What the record holds after a receiver's storm."""
+
+    incidents: int
+    alerts: int
+    started: int
+    wait_p50: float
+    wait_max: float
+
+
+def recorded(dsn: str, schema: str, groups: int, *, wait_for_starts: bool) -> Recorded:
+    started = "SELECT count(*) FROM {s}.run_starts WHERE flow_run_id IS NOT NULL"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+
+        def one(query: str) -> Any:
+            return conn.execute(sql.SQL(query).format(s=sql.Identifier(schema))).fetchone()
+
+        deadline = time.monotonic() + 120
+        while wait_for_starts and one(started)[0] < groups and time.monotonic() < deadline:
+            time.sleep(0.5)
+        waits = one(
+            "SELECT coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY w), 0),"
+            " coalesce(max(w), 0) FROM (SELECT extract(epoch FROM started_at - created_at) AS w"
+            " FROM {s}.run_starts WHERE started_at IS NOT NULL) t"
+        )
+        return Recorded(
+            incidents=one("SELECT count(*) FROM {s}.incidents")[0],
+            alerts=one("SELECT count(*) FROM {s}.received_alerts")[0],
+            started=one(started)[0],
+            wait_p50=float(waits[0]),
+            wait_max=float(waits[1]),
+        )
+
+
+def receiver_env(
+    args: argparse.Namespace, schema: str, api_url: str, deployment: str
+) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "FIREBREAK_RECEIVER_RECORD_DSN": args.dsn,
+        "FIREBREAK_RECEIVER_RECORD_SCHEMA": schema,
+        "FIREBREAK_RECEIVER_PREFECT_API_URL": api_url,
+        "FIREBREAK_RECEIVER_SOURCES__ALERTMANAGER__BEARER_TOKENS": json.dumps([TOKEN]),
+        "FIREBREAK_RECEIVER_ROUTING__DEFAULT_DEPLOYMENT": deployment,
+    }
+
+
+def _load(args: argparse.Namespace) -> dict[str, Any]:
+    return {"seconds": args.seconds, "concurrency": args.concurrency, "token": TOKEN}
+
+
+def storm_receiver(
+    args: argparse.Namespace, bodies: list[bytes], env: dict[str, str], prefect_pid: int
+) -> tuple[Storm, float]:
+    """The storm against a receiver process; (figures, Prefect server CPU seconds meanwhile)."""
+    port = free_port()
+    command = ["-m", "receiver", "--log-level", "warning"]
+    with serving(command, {**env, "FIREBREAK_RECEIVER_PORT": str(port)}, port) as proc:
+        before = cpu_seconds(prefect_pid)
+        storm = run_storm(
+            proc, f"http://127.0.0.1:{port}/alerts/alertmanager", bodies, **_load(args)
+        )
+        return storm, cpu_seconds(prefect_pid) - before
+
+
+def storm_bare(
+    args: argparse.Namespace, bodies: list[bytes], app: str, env: dict[str, str]
+) -> Storm:
+    port = free_port()
+    command = ["-m", "uvicorn", f"bench.bare_endpoints:{app}", "--port", str(port)]
+    with serving([*command, "--log-level", "warning", "--no-access-log"], env, port) as proc:
+        return run_storm(proc, f"http://127.0.0.1:{port}/", bodies, **_load(args))
 
 
 def main() -> None:
@@ -299,83 +237,44 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--dsn", default=DSN)
     args = parser.parse_args()
-    schema = f"fb_storm_{secrets.token_hex(3)}"
+    live, down = f"fb_storm_{secrets.token_hex(3)}", f"fb_storm_{secrets.token_hex(3)}"
     bodies = payloads(args.requests, args.groups)
     print(f"alert storm: {args.requests} requests, {args.groups} groups, {args.seconds:g} s")
-    with prefect_server(args.dsn) as api_url:
-        deployment = _deploy()
-        port, bare_port = _free_port(), _free_port()
-        env = {
-            **os.environ,
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "FIREBREAK_RECEIVER_PORT": str(port),
-            "FIREBREAK_RECEIVER_RECORD_DSN": args.dsn,
-            "FIREBREAK_RECEIVER_RECORD_SCHEMA": schema,
-            "FIREBREAK_RECEIVER_PREFECT_API_URL": api_url,
-            "FIREBREAK_RECEIVER_SOURCES__ALERTMANAGER__BEARER_TOKENS": json.dumps([TOKEN]),
-            "FIREBREAK_RECEIVER_ROUTING__DEFAULT_DEPLOYMENT": deployment,
-        }
-        receiver_cmd = ["-m", "receiver", "--log-level", "warning"]
-
-        def bare_cmd(app: str, port: int) -> list[str]:
-            return ["-m", "uvicorn", f"bench.bare_endpoints:{app}", "--port", str(port),
-                    "--log-level", "warning", "--no-access-log"]  # fmt: skip
-
-        insert_port = _free_port()
-        env["BARE_INSERT_DSN"], env["BARE_INSERT_TABLE"] = args.dsn, f"{schema}.bare_insert"
-        try:
-            with serving(receiver_cmd, env, port) as proc:
-                storm = run_storm(
-                    proc, f"http://127.0.0.1:{port}/alerts/alertmanager", bodies, args
-                )
-                with psycopg.connect(args.dsn, autocommit=True) as conn:
-                    deadline = time.monotonic() + 120
-                    query = "SELECT count(*) FROM {s}.run_starts WHERE flow_run_id IS NOT NULL"
-                    while _count(conn, schema, query) < args.groups and time.monotonic() < deadline:
-                        time.sleep(0.5)
-                    incidents = _count(conn, schema, "SELECT count(*) FROM {s}.incidents")
-                    alerts = _count(conn, schema, "SELECT count(*) FROM {s}.received_alerts")
-                    started = _count(conn, schema, query)
-                    wait = conn.execute(
-                        sql.SQL(
-                            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY w) AS p50,"
-                            " max(w) AS slowest, max(attempts) AS attempts FROM (SELECT"
-                            " extract(epoch FROM started_at - created_at) AS w, attempts"
-                            " FROM {s}.run_starts) t"
-                        ).format(s=sql.Identifier(schema))
-                    ).fetchone()
-            with serving(bare_cmd("bare_json", bare_port), env, bare_port) as proc:
-                bare = run_storm(proc, f"http://127.0.0.1:{bare_port}/", bodies, args)
-            with psycopg.connect(args.dsn, autocommit=True) as conn:
-                conn.execute(
-                    sql.SQL("CREATE TABLE {}.bare_insert (body text)").format(
-                        sql.Identifier(schema)
-                    )
-                )
-            with serving(bare_cmd("bare_insert", insert_port), env, insert_port) as proc:
-                insert = run_storm(proc, f"http://127.0.0.1:{insert_port}/", bodies, args)
-        finally:
-            with psycopg.connect(args.dsn, autocommit=True) as conn:
+    try:
+        with prefect_server(args.dsn) as (api_url, prefect_pid):
+            deployment = _deploy()
+            env = receiver_env(args, live, api_url, deployment)
+            storm, prefect_cpu = storm_receiver(args, bodies, env, prefect_pid)
+            figures = recorded(args.dsn, live, args.groups, wait_for_starts=True)
+            closed = f"http://127.0.0.1:{free_port()}/api"  # nothing listens there
+            env = receiver_env(args, down, closed, deployment)
+            outage, _ = storm_receiver(args, bodies, env, prefect_pid)
+            deferred = recorded(args.dsn, down, args.groups, wait_for_starts=False)
+        with psycopg.connect(args.dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE TABLE {}.bare (body text)").format(sql.Identifier(live)))
+        bare = storm_bare(args, bodies, "bare_json", env)
+        insert_env = {**env, "BARE_INSERT_DSN": args.dsn, "BARE_INSERT_TABLE": f"{live}.bare"}
+        insert = storm_bare(args, bodies, "bare_insert", insert_env)
+    finally:
+        with psycopg.connect(args.dsn, autocommit=True) as conn:
+            for schema in (live, down):
                 conn.execute(
                     sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
                 )
-    report(args, storm, bare, insert, incidents, alerts, started, wait)
+    report(args, (storm, outage, bare, insert), (figures, deferred), prefect_cpu)
 
 
 def report(
     args: argparse.Namespace,
-    storm: Storm,
-    bare: Storm,
-    insert: Storm,
-    incidents: int,
-    alerts: int,
-    started: int,
-    wait: tuple[float, float, int],
+    runs: tuple[Storm, ...],
+    figures: tuple[Recorded, Recorded],
+    prefect_cpu: float,
 ) -> None:
-    runs = (storm, bare, insert)
-
     def each(fn: Callable[[Storm], str]) -> tuple[str, ...]:
         return tuple(fn(run) for run in runs)
+
+    def receivers(fn: Callable[[Recorded], str]) -> tuple[str, ...]:
+        return (*(fn(f) for f in figures), "-", "-")
 
     rows: list[tuple[str, tuple[str, ...]]] = [
         ("duration (s)", each(lambda r: f"{r.seconds:.2f}")),
@@ -387,21 +286,32 @@ def report(
         ("all cores busy", each(lambda r: f"{r.machine:.0%}")),
         ("RSS at start (MiB)", each(lambda r: f"{r.rss_start:.1f}")),
         ("RSS at end (MiB)", each(lambda r: f"{r.rss_end:.1f}")),
-        ("incidents created", (str(incidents), "-", "-")),
-        ("alerts recorded", (str(alerts), "-", "-")),
-        ("runs started", (str(started), "-", "-")),
-        ("alert to run: p50 (s)", (f"{wait[0]:.2f}", "-", "-")),
-        ("alert to run: max (s)", (f"{wait[1]:.2f}", "-", "-")),
-        ("start attempts (max)", (str(wait[2]), "-", "-")),
+        ("incidents created", receivers(lambda f: str(f.incidents))),
+        ("alerts recorded", receivers(lambda f: str(f.alerts))),
+        ("runs started", receivers(lambda f: str(f.started))),
+        ("alert to run: p50 (s)", receivers(lambda f: f"{f.wait_p50:.2f}")),
+        ("alert to run: max (s)", receivers(lambda f: f"{f.wait_max:.2f}")),
     ]
-    print(f"{'':<24} {'receiver':>10} {'bare JSON':>10} {'+1 INSERT':>10}")
+    heads = ("receiver", "API down", "bare JSON", "+1 INSERT")
+    print(f"{'':<24}" + "".join(f" {h:>10}" for h in heads))
     for name, values in rows:
         print(f"{name:<24}" + "".join(f" {v:>10}" for v in values))
+    print(
+        f"receiver: runs started during the storm (the Prefect server on the same cores used "
+        f"{prefect_cpu:.1f} CPU-s meanwhile); API down: the same receiver with the Prefect API "
+        "unreachable, its starts kept pending in the record"
+    )
+    storm, outage = runs[0], runs[1]
+    live, deferred = figures
     checks = [
-        (f"incidents created == {args.groups}", incidents == args.groups),
-        (f"alerts recorded == {args.requests}", alerts == args.requests),
-        ("error responses == 0", storm.errors == 0),
-        ("p99 <= 50 ms", storm.ms(99) <= 50),
+        (
+            f"incidents created == {args.groups}",
+            live.incidents == deferred.incidents == args.groups,
+        ),
+        (f"alerts recorded == {args.requests}", live.alerts == deferred.alerts == args.requests),
+        ("error responses == 0", storm.errors == outage.errors == 0),
+        ("p99 <= 50 ms (receiver)", storm.ms(99) <= 50),
+        ("p99 <= 50 ms (API down)", outage.ms(99) <= 50),
     ]
     for what, ok in checks:
         print(f"{'PASS' if ok else 'FAIL'}  {what}")

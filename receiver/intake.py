@@ -16,8 +16,7 @@ from psycopg.types.json import Jsonb
 from incident.errors import TransientError
 from receiver.alert_rows import record_alerts
 from receiver.async_db import AsyncCursor, AsyncDatabase
-from receiver.db import Database
-from receiver.intake_store import (
+from receiver.claims import (
     GroupBatch,
     IntakeOutcome,
     RecordPool,
@@ -25,6 +24,7 @@ from receiver.intake_store import (
     idempotency_key,
     new_incident,
 )
+from receiver.db import Database
 from receiver.payloads.common import ParsedDelivery, ReceivedAlert
 from receiver.routing import RoutingRules
 from receiver.settings import ReceiverSettings

@@ -17,8 +17,8 @@ from psycopg.types.json import Jsonb
 
 from incident.models import TimelineEvent
 from incident.record import IncidentRecord
+from receiver.claims import PHASE
 from receiver.db import Cursor, Database
-from receiver.intake_store import PHASE
 
 __all__ = ["Outbox", "PendingDelivery", "PendingStart"]
 

@@ -27,8 +27,8 @@ from prefect.exceptions import ObjectNotFound
 
 from incident.models import Alert
 from incident.redact import redact
+from receiver.claims import flow_alert, idempotency_key
 from receiver.health import Health
-from receiver.intake_store import flow_alert, idempotency_key
 from receiver.metrics import ReceiverMetrics
 from receiver.outbox import Outbox, PendingDelivery, PendingStart
 from receiver.payloads.common import ReceivedAlert

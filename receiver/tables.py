@@ -11,7 +11,7 @@ Created with ``IF NOT EXISTS`` under an advisory lock, after the record's own mi
 
 from __future__ import annotations
 
-from receiver.db import Database
+from receiver.db import Cursor, Database
 
 __all__ = ["ensure_tables"]
 
@@ -55,7 +55,7 @@ CREATE INDEX IF NOT EXISTS run_starts_pending
 def ensure_tables(db: Database) -> None:
     """Idempotent; safe from several replicas starting at once."""
 
-    def work(cur) -> None:  # type: ignore[no-untyped-def]
+    def work(cur: Cursor) -> None:
         with cur.connection.transaction():
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK,))
             cur.execute(db.q(_DDL))

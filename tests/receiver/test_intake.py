@@ -48,7 +48,10 @@ def test_a_valid_alert_from_each_source_opens_one_incident_and_starts_its_run(
     run = only_run(test_deployment)
     assert run.parameters["incident_id"] == incident["incident_id"]
     assert run.parameters["alert"]["source"] == ("manual" if source == "generic" else source)
-    row = record.get_incident(incident["incident_id"])
+    row = wait_for(
+        lambda: (r := record.get_incident(incident["incident_id"]))["flow_run_id"] and r,
+        what="the run recorded on the incident",
+    )
     assert row["flow_run_id"] == str(run.id)
     assert row["closed_at"] is None
 

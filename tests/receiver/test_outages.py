@@ -125,7 +125,8 @@ def test_an_incident_claimed_by_a_receiver_that_crashed_before_queueing_its_run_
 
     (run,) = wait_for(test_deployment.runs, what="the repaired start")
     assert run.parameters["incident_id"] == claimed
-    (row,) = receiver_rows(incident_store, "SELECT * FROM {s}.run_starts")
+    started = "SELECT * FROM {s}.run_starts WHERE flow_run_id IS NOT NULL"
+    (row,) = wait_for(lambda: receiver_rows(incident_store, started), what="the start recorded")
     assert row["flow_run_id"] == str(run.id)
 
 

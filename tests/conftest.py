@@ -18,4 +18,7 @@ pytest_plugins = [
     "tests.fixtures.cli",
     "tests.fixtures.drill_targets",
     "tests.fixtures.prefect_cluster",
+    "tests.fixtures.receiver",
+    "tests.fixtures.alertmanager",
+    "tests.fixtures.tcp_proxy",
 ]

@@ -193,7 +193,8 @@ def read_container_logs(target: KubernetesTarget, *, tail_lines: int = 50) -> Fi
     if config:
         summary = f"{config[0]['pod']} says its configuration is wrong: {config[0]['errors'][0]}"
     elif erring:
-        summary = f"{len(erring)} container log(s) with errors, e.g. {erring[0]['pod']}: {erring[0]['errors'][0]}"
+        first = erring[0]
+        summary = f"{len(erring)} log(s) with errors, e.g. {first['pod']}: {first['errors'][0]}"
     else:
         summary = f"{len(entries)} container log(s) read, no error lines"
     return Finding(

@@ -23,28 +23,24 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from kubernetes import client
 
 from blocks.kubernetes import KubernetesTarget
 from incident.errors import PermanentError
 from incident.models import Action, ActionStatus, Approval, Plan
-from tasks.kubernetes_api import KubernetesPermanentError, call_api, kubernetes_api
+from tasks.kubernetes_api import kubernetes_api
+from tasks.kubernetes_session import Gone, Kube, WriteConflict
 
 __all__ = [
     "REFUSED",
     "STALE",
-    "Gone",
     "Judgement",
-    "Kube",
     "Verdict",
-    "WriteConflict",
     "carry_out",
     "moved_on",
 ]
-
-T = TypeVar("T")
 
 STALE = "changed since planned"
 REFUSED = "refused"
@@ -56,14 +52,6 @@ class Verdict(enum.StrEnum):
     DONE = "done"  # already in the planned end state: a recorded no-op
     STALE = "stale"  # the object moved on since the plan was made
     REFUSED = "refused"  # a state this action must not act on; says what to do instead
-
-
-class WriteConflict(Exception):
-    """The object changed between our read and our write (409): nothing was written."""
-
-
-class Gone(Exception):
-    """The object does not exist (404)."""
 
 
 @dataclass(frozen=True)
@@ -111,54 +99,6 @@ class Judgement:
         gone_is_done: bool = False,
     ) -> Judgement:
         return cls(name, Verdict.CHANGE, "", detail, change, done, would, gone_is_done)
-
-
-class Kube:
-    """The API client and target of one action run; every request classified by `call_api`."""
-
-    def __init__(self, api: client.ApiClient, target: KubernetesTarget) -> None:
-        self.api = api
-        self.target = target
-        self.apps = client.AppsV1Api(api)
-        self.core = client.CoreV1Api(api)
-
-    def read(self, fn: Callable[..., T], *, resource: str, group: str = "", **kwargs: Any) -> T:
-        """A GET; a missing object raises `Gone`, every other failure stays classified."""
-        try:
-            return call_api(
-                self.api, self.target, fn, verb="get", resource=resource, group=group, **kwargs
-            )
-        except KubernetesPermanentError as exc:
-            if exc.status == 404:
-                raise Gone(str(exc)) from None
-            raise
-
-    def write(
-        self, fn: Callable[..., T], *, verb: str, resource: str, group: str = "", **kwargs: Any
-    ) -> T:
-        """A mutating request: 409 is `WriteConflict`, 404 `Gone`, 403 names the rule to add."""
-        try:
-            return call_api(
-                self.api, self.target, fn, verb=verb, resource=resource, group=group, **kwargs
-            )
-        except KubernetesPermanentError as exc:
-            if exc.status == 409:
-                raise WriteConflict(str(exc)) from None
-            if exc.status == 404:
-                raise Gone(str(exc)) from None
-            if exc.status == 403:
-                api_group = f'apiGroup "{group}"' if group else "the core apiGroup"
-                raise KubernetesPermanentError(
-                    f"the worker may not {verb} {resource} in namespace "
-                    f"'{self.target.namespace}' (403): add verb {verb} on {resource} "
-                    f"({api_group}) to its Role, as deployments/rbac-worker.yaml does",
-                    status=403,
-                ) from None
-            raise
-
-    def serialize(self, model: Any) -> Any:
-        """A client model as the API's JSON (camelCase keys, no None fields)."""
-        return self.api.sanitize_for_serialization(model)
 
 
 def moved_on(item: dict[str, Any], meta: client.V1ObjectMeta) -> str | None:

@@ -27,7 +27,8 @@ from blocks.kubernetes import KubernetesTarget
 from incident.errors import PermanentError
 from incident.models import Action, Approval, Plan
 from tasks.destructive import destructive
-from tasks.kubernetes_change import Gone, Judgement, Kube, carry_out, moved_on
+from tasks.kubernetes_change import Judgement, carry_out, moved_on
+from tasks.kubernetes_session import Gone, Kube
 from tasks.retrying import retry_only_transient
 
 __all__ = ["RESOURCES", "patch_container_limits", "quantity"]

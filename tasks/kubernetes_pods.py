@@ -24,7 +24,8 @@ import incident.k8s_plan_text  # noqa: F401  (registers how a pod item reads)
 from blocks.kubernetes import KubernetesTarget
 from incident.models import Action, Approval, Plan
 from tasks.destructive import destructive
-from tasks.kubernetes_change import Gone, Judgement, Kube, carry_out
+from tasks.kubernetes_change import Judgement, carry_out
+from tasks.kubernetes_session import Gone, Kube
 from tasks.retrying import retry_only_transient
 
 __all__ = ["delete_options", "delete_pod"]

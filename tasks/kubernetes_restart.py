@@ -20,7 +20,8 @@ import incident.k8s_plan_text  # noqa: F401  (registers how a restart item reads
 from blocks.kubernetes import KubernetesTarget
 from incident.models import Action, Approval, Plan
 from tasks.destructive import destructive
-from tasks.kubernetes_change import Gone, Judgement, Kube, carry_out, moved_on
+from tasks.kubernetes_change import Judgement, carry_out, moved_on
+from tasks.kubernetes_session import Gone, Kube
 from tasks.retrying import retry_only_transient
 
 __all__ = ["RESTARTED_FOR", "restart_deployment"]

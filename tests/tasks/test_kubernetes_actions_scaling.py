@@ -116,3 +116,25 @@ def test_a_count_changed_by_someone_else_makes_the_plan_stale(
     assert "has 1 replica now" in action.results[0]["detail"]
     assert _replicas(workloads, web) == 1
     assert audit.mutations(responder.user) == []
+
+
+def test_one_stale_item_stops_the_whole_plan_before_anything_is_written(
+    workloads: Workloads, responder: Responder, web: str
+) -> None:
+    workloads.create(deployment("api", replicas=1))
+    workloads.wait_rolled_out("api")
+    first = scale_plan(workloads, responder.target, "Deployment", "api", 2)
+    second = scale_plan(workloads, responder.target, "Deployment", web, 3)
+    plan = first.model_copy(update={"items": first.items + second.items})
+    workloads.apps.patch_namespaced_deployment_scale(
+        web, workloads.namespace, {"spec": {"replicas": 1}}
+    )
+    audit = workloads.audit()
+
+    action = scale_workload(responder.target, plan, approved(plan))
+
+    assert action.status is ActionStatus.STALE, action.summary
+    outcomes = {r["name"]: r["outcome"] for r in action.results}
+    assert outcomes == {"api": "not attempted", web: "changed since planned"}
+    assert (_replicas(workloads, "api"), _replicas(workloads, web)) == (1, 1)
+    assert audit.mutations(responder.user) == []

@@ -37,3 +37,5 @@ clean:
 
 bench: $(STAMP)
 	$(PY) -m bench.record_append
+	$(PY) -m bench.alert_storm
+	$(PY) -m bench.trigger_latency

@@ -1,1 +1,1 @@
-"""Deployment assets: the alert receiver (next), RBAC manifests, example configurations."""
+"""Deployment assets: RBAC and Kubernetes manifests, receiver and routing configurations."""

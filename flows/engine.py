@@ -63,6 +63,8 @@ class Scenario(Generic[T]):
     title: str
     runbooks: tuple[str, ...]
     default_severity: Severity
+    targets: Callable[[Mapping[str, Any]], T]
+    """Its targets from the flow's parameters: block names (resolved) or blocks."""
     checks: Callable[[T, IncidentPolicy], Sequence[Check]]
     decide: Callable[[list[Finding], T, IncidentPolicy], Decision]
     actuators: Callable[[T], Mapping[str, Actuator]]
@@ -160,13 +162,16 @@ def _request(
 
 def respond_with(
     scenario: Scenario[T],
-    targets: T,
+    parameters: Mapping[str, Any],
     alert: Alert,
     setting: Setting,
     *,
     incident_id: str | None = None,
 ) -> State:
-    """Run the whole response for ``scenario``; call it from the scenario's ``@flow``."""
+    """Run the whole response for ``scenario``; call it from the scenario's ``@flow`` with its
+    target parameters (block names from a deployment, or blocks from a test or a drill)."""
+    targets = scenario.targets(parameters)
+    names = {k: v for k, v in parameters.items() if isinstance(v, str)}
     templates_for(setting.policy)  # a broken template override fails now, not mid-incident
     run_id = str(runtime.flow_run.id) if runtime.flow_run.id else None
     record = setting.store.open()
@@ -181,6 +186,7 @@ def respond_with(
         run_id=run_id,
         incident_id=incident_id,
         dry_run=setting.dry_run,
+        parameters=names,
     )
     if run_id:
         OPEN_INCIDENTS[run_id] = response

@@ -95,6 +95,10 @@ class Incident(BaseModel):
     flow_run_id: str | None = None
     dry_run: bool = False
     drill: bool = Field(False, description="A drill: kept out of real incident metrics")
+    parameters: dict[str, str] = Field(
+        default_factory=dict,
+        description="The scenario's targets by block name (to run a phase again later)",
+    )
 
 
 class FindingStatus(enum.StrEnum):

@@ -176,6 +176,27 @@ class IncidentPolicy(BaseModel):
         description="How long a destructive action waits for a human before escalating",
     )
     approval_poll_interval: timedelta = timedelta(seconds=5)
+    approvers: tuple[str, ...] = Field(
+        (),
+        description=(
+            "Who may answer an approval from outside the Prefect UI (Slack buttons, CLI), by "
+            "approver name. Empty: nobody; only the Prefect UI form can answer."
+        ),
+    )
+    slack_approvers: dict[str, str] = Field(
+        default_factory=dict,
+        description=(
+            "Slack user id (U...) -> approver name. A Slack user not listed here cannot "
+            "approve from Slack, whatever their display name says."
+        ),
+    )
+    approver_must_not_be_requester: bool = Field(
+        False,
+        description=(
+            "Four-eyes rule: refuse an answer from the person who triggered the action "
+            "(as named in the approval request)."
+        ),
+    )
     long_query_threshold: timedelta = Field(
         timedelta(minutes=5), description="Runbooks 001 and 004: queries older than 5 min"
     )

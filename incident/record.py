@@ -52,6 +52,9 @@ class IncidentRecord(EvidenceRows):
                 row_factory=dict_row,
                 connect_timeout=5,
                 application_name="firebreak-record",
+                # no server-side prepared statements: a newer Firebreak migrating the record
+                # under a long-lived connection must not break its cached plans
+                prepare_threshold=None,
             )
         except psycopg.OperationalError as exc:
             raise TransientError(
@@ -121,8 +124,8 @@ class IncidentRecord(EvidenceRows):
 
     _INSERT = (
         "INSERT INTO {s}.incidents (id, title, severity, status, scenario, dedup_key, alert,"
-        " commander, channel, flow_run_id, dry_run, drill, started_at, declared_at, open_key)"
-        " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+        " commander, channel, flow_run_id, dry_run, drill, started_at, declared_at, open_key,"
+        " parameters) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
     )
 
     def _values(self, incident: Incident, open_key: str | None) -> tuple[Any, ...]:
@@ -142,6 +145,7 @@ class IncidentRecord(EvidenceRows):
             incident.alert.starts_at,
             incident.declared_at,
             open_key,
+            Jsonb(incident.parameters),
         )
 
     def open_incident(self, incident: Incident) -> Incident:
@@ -152,7 +156,9 @@ class IncidentRecord(EvidenceRows):
         """
         self._execute(
             self._INSERT + " ON CONFLICT (id) DO UPDATE SET"
-            " flow_run_id = coalesce({s}.incidents.flow_run_id, EXCLUDED.flow_run_id)",
+            " flow_run_id = coalesce({s}.incidents.flow_run_id, EXCLUDED.flow_run_id),"
+            " parameters = CASE WHEN {s}.incidents.parameters = '{{}}'::jsonb"
+            " THEN EXCLUDED.parameters ELSE {s}.incidents.parameters END",
             self._values(incident, None),
         )
         return incident

@@ -116,6 +116,15 @@ _MIGRATIONS: tuple[tuple[int, str], ...] = (
         );
         """,
     ),
+    (
+        2,
+        # the scenario's targets by block name, so a phase can run again for the incident
+        # (reassess, redraft the post-mortem) long after its run is gone
+        """
+        ALTER TABLE {schema}.incidents ADD COLUMN IF NOT EXISTS parameters jsonb
+            NOT NULL DEFAULT '{{}}';
+        """,
+    ),
 )
 
 SCHEMA_VERSION = _MIGRATIONS[-1][0]

@@ -20,17 +20,20 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
+import hmac
 import itertools
 import json
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
-__all__ = ["RecordedCall", "SlackStub"]
+__all__ = ["RecordedCall", "SlackStub", "send_interaction"]
 
 _API_PREFIX = "/api/"
 _BOT_ID = "B00FIREBREAK"
@@ -324,6 +327,115 @@ class SlackStub:
             text = message["text"]
         return {"ok": True, "channel": channel, "ts": ts, "text": text}
 
+    def _api_chat_postEphemeral(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Seen by ``user`` only, in ``channel``; not kept as a channel message."""
+        channel = self._channel_id(str(body.get("channel", "")), create=False)
+        if channel is None:
+            return {"ok": False, "error": "channel_not_found"}
+        if not body.get("user"):
+            return {"ok": False, "error": "user_not_in_channel"}
+        if not (body.get("text") or body.get("blocks")):
+            return {"ok": False, "error": "no_text"}
+        return {"ok": True, "message_ts": self._next_ts()}
+
+    def ephemerals(self, user: str | None = None) -> list[dict[str, Any]]:
+        """Bodies of ``chat.postEphemeral`` calls that took effect, optionally to one user."""
+        return [
+            call.body
+            for call in self.calls_to("chat.postEphemeral")
+            if call.ok and (user is None or call.body.get("user") == user)
+        ]
+
+    def message(self, channel: str, ts: str) -> dict[str, Any] | None:
+        """A posted message as it reads now (after any ``chat.update``)."""
+        channel_id = self._lookup(channel)
+        with self._lock:
+            message = self._posted.get((channel_id or "", ts))
+            return None if message is None else dict(message)
+
+    # -- interactivity: Slack calling the app ------------------------------------------------
+
+    def click(
+        self,
+        url: str,
+        signing_secret: str,
+        *,
+        channel: str,
+        ts: str,
+        action_id: str,
+        user_id: str,
+        username: str = "",
+        timestamp: int | None = None,
+    ) -> tuple[int, Any]:
+        """Click the button ``action_id`` of a posted message, as Slack would tell the app.
+
+        Sends a signed ``block_actions`` interaction (form field ``payload``) to ``url``;
+        returns the app's (HTTP status, body). ``timestamp`` forges the request time (a
+        replay); a wrong ``signing_secret`` forges the signature.
+        """
+        message = self.message(channel, ts)
+        if message is None:
+            raise ValueError(f"no message {ts} in {channel}")
+        button = next(
+            (
+                element
+                for block in message.get("blocks", [])
+                if block.get("type") == "actions"
+                for element in block.get("elements", [])
+                if element.get("action_id") == action_id
+            ),
+            None,
+        )
+        if button is None:
+            raise ValueError(f"message {ts} has no button {action_id!r}")
+        channel_id = self._lookup(channel)
+        with self._lock:
+            name = next((n for n, i in self._channel_ids.items() if i == channel_id), "")
+        payload = {
+            "type": "block_actions",
+            "user": {
+                "id": user_id,
+                "username": username,
+                "name": username,
+                "team_id": "T00SANDBOX",
+            },
+            "api_app_id": "A00FIREBREAK",
+            "token": "deprecated-verification-token",
+            "container": {
+                "type": "message",
+                "message_ts": ts,
+                "channel_id": channel_id,
+                "is_ephemeral": False,
+            },
+            "trigger_id": f"{int(time.time())}.{next(self._ids)}",
+            "team": {"id": "T00SANDBOX", "domain": "firebreak-sandbox"},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "channel": {"id": channel_id, "name": name},
+            "message": message,
+            "state": {"values": {}},
+            "response_url": "https://hooks.slack.invalid/actions/T00SANDBOX/1/x",
+            "actions": [
+                {
+                    "action_id": action_id,
+                    "block_id": next(
+                        (
+                            b.get("block_id", "")
+                            for b in message.get("blocks", [])
+                            if button in b.get("elements", [])
+                        ),
+                        "",
+                    ),
+                    "text": button.get("text"),
+                    "value": button.get("value", ""),
+                    "style": button.get("style"),
+                    "type": "button",
+                    "action_ts": f"{time.time():.6f}",
+                }
+            ],
+        }
+        return send_interaction(url, signing_secret, payload, timestamp=timestamp)
+
     def _api_conversations_create(self, body: dict[str, Any]) -> dict[str, Any]:
         name = str(body.get("name", "")).lstrip("#")
         if not name:
@@ -435,6 +547,35 @@ class SlackStub:
             outcome = "ok" if reply.payload.get("ok") else reply.payload.get("error")
             print(f"{method} {reply.status} {outcome} {json.dumps(body)[:200]}", file=sys.stderr)
         return reply
+
+
+def send_interaction(
+    url: str, signing_secret: str, payload: dict[str, Any], *, timestamp: int | None = None
+) -> tuple[int, Any]:
+    """POST an interaction payload to an app, signed as Slack signs it (v0, HMAC-SHA256)."""
+    body = urlencode({"payload": json.dumps(payload)}).encode()
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    digest = hmac.new(signing_secret.encode(), b"v0:" + stamp.encode() + b":" + body, "sha256")
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": stamp,
+            "X-Slack-Signature": f"v0={digest.hexdigest()}",
+            "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            status, raw = answer.status, answer.read()
+    except urllib.error.HTTPError as refused:
+        status, raw = refused.code, refused.read()
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw.decode(errors="replace")
 
 
 @dataclass

@@ -16,4 +16,10 @@ pytest_plugins = [
     "tests.fixtures.k8s_targets",
     "tests.fixtures.slack",
     "tests.fixtures.notify_stubs",
+    "tests.fixtures.cli",
+    "tests.fixtures.drill_targets",
+    "tests.fixtures.prefect_cluster",
+    "tests.fixtures.receiver",
+    "tests.fixtures.alertmanager",
+    "tests.fixtures.tcp_proxy",
 ]

@@ -37,6 +37,7 @@ def declare(
     run_id: str | None,
     incident_id: str | None = None,
     dry_run: bool = False,
+    parameters: dict[str, str] | None = None,
 ) -> Response:
     """Runbook 000 "How to declare": record, severity, commander, channel, first message."""
     existing = None
@@ -46,7 +47,10 @@ def declare(
         existing = record.incident_for_run(run_id)
     if existing is not None:
         incident = incident_from_row(existing).model_copy(
-            update={"flow_run_id": existing.get("flow_run_id") or run_id}
+            update={
+                "flow_run_id": existing.get("flow_run_id") or run_id,
+                "parameters": existing.get("parameters") or parameters or {},
+            }
         )
     else:
         incident = Incident(
@@ -59,6 +63,7 @@ def declare(
             flow_run_id=run_id,
             dry_run=dry_run,
             drill=alert.source.value == "drill" or alert.labels.get("drill") == "true",
+            parameters=parameters or {},
             **({"id": incident_id} if incident_id else {}),
         )
     record.open_incident(incident)

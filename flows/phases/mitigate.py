@@ -22,6 +22,7 @@ from incident import templates
 from incident.escalation import approval_stage, approval_window
 from incident.models import Action, Approval, Plan, utcnow
 from incident.plan_text import plan_artifact_markdown, plan_form_markdown
+from receiver.slack_blocks import approval_request_blocks
 
 __all__ = ["Actuator", "ApprovalRequest", "mitigate", "publish_request", "recorded_request"]
 
@@ -131,20 +132,26 @@ def mitigate(
         return request
     publish_request(response, request)
     where = run_url or f"flow run {runtime.flow_run.id} in the Prefect UI"
-    response.announce(
-        "mitigate",
-        "approval-request",
-        templates.approval_needed(
-            response.incident,
-            plan,
-            policy,
-            deadline=first.deadline,
-            where=where,
-            contact=first.contact,
-            level=first.level,
-            last_level=first.last_level,
-        ),
+    text = templates.approval_needed(
+        response.incident,
+        plan,
+        policy,
+        deadline=first.deadline,
+        where=where,
+        contact=first.contact,
+        level=first.level,
+        last_level=first.last_level,
     )
+    buttons = approval_request_blocks(
+        response.id,
+        plan.digest,
+        response.incident.flow_run_id or str(runtime.flow_run.id),
+        summary=f"{plan.action} on {len(plan.items)} item(s): {plan.reason}",
+        deadline=first.deadline,
+        requested_by=response.incident.alert.labels.get("requested_by"),
+        run_url=run_url or None,
+    )
+    response.announce("mitigate", "approval-request", text, blocks=buttons)
     response.event(
         "mitigate",
         "approval",

@@ -1,4 +1,4 @@
-"""One module per runbook scenario, and the registry routing rules name them by."""
+"""One module per runbook scenario, and the registries routing rules and phases use."""
 
 from __future__ import annotations
 
@@ -6,9 +6,14 @@ from typing import Any
 
 from prefect import Flow
 
-from flows.scenarios.db_pool_exhaustion import db_pool_exhaustion
-from flows.scenarios.triage import triage
+from flows.engine import Scenario
+from flows.scenarios.db_pool_exhaustion import DB_POOL, db_pool_exhaustion
+from flows.scenarios.triage import TRIAGE, triage
 
-__all__ = ["SCENARIOS"]
+__all__ = ["SCENARIOS", "SCENARIO_DEFINITIONS"]
 
 SCENARIOS: dict[str, Flow[..., Any]] = {f.name: f for f in (db_pool_exhaustion, triage)}
+"""Scenario flows by name: what a routing rule starts."""
+
+SCENARIO_DEFINITIONS: dict[str, Scenario[Any]] = {s.name: s for s in (DB_POOL, TRIAGE)}
+"""What each scenario adds to the engine: what a phase run alone needs."""

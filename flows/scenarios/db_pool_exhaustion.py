@@ -9,7 +9,9 @@ or the pool size as the next step.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from prefect import flow
 
@@ -48,6 +50,14 @@ SCENARIO = "db-pool-exhaustion"
 class Targets:
     database: PostgresTarget
     cluster: KubernetesTarget | None = None
+
+    @classmethod
+    def of(cls, p: Mapping[str, Any]) -> Targets:
+        cluster = p.get("cluster")
+        return cls(
+            database=resolve_block(PostgresTarget, p["database"]),
+            cluster=resolve_block(KubernetesTarget, cluster) if cluster is not None else None,
+        )
 
 
 def _checks(t: Targets, policy: IncidentPolicy) -> list[Check]:
@@ -101,6 +111,7 @@ DB_POOL: Scenario[Targets] = Scenario(
     title="Database connection pool exhausted",
     runbooks=("000 scenario 2", "001 pattern 1", "004 Database Connectivity Issues"),
     default_severity=Severity.HIGH,
+    targets=Targets.of,
     checks=_checks,
     decide=lambda findings, t, policy: decide_pool_relief(findings, t.database.termination_scope()),
     actuators=lambda t: {ACTION: Actuator(terminate_backends, t.database)},
@@ -144,9 +155,6 @@ def db_pool_exhaustion(
         dry_run: plan and show, terminate nothing.
         incident_id: the incident the receiver already recorded for this alert group.
     """
-    targets = Targets(
-        database=resolve_block(PostgresTarget, database),
-        cluster=resolve_block(KubernetesTarget, cluster) if cluster is not None else None,
-    )
     setting = Setting.resolve(store, slack, policy, dry_run)
+    targets = {"database": database, "cluster": cluster}
     return respond_with(DB_POOL, targets, alert, setting, incident_id=incident_id)

@@ -8,7 +8,9 @@ applied without a scenario that knows how.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from prefect import flow
 
@@ -37,6 +39,14 @@ __all__ = ["TRIAGE", "triage"]
 class Targets:
     cluster: KubernetesTarget | None = None
     database: PostgresTarget | None = None
+
+    @classmethod
+    def of(cls, p: Mapping[str, Any]) -> Targets:
+        cluster, database = p.get("cluster"), p.get("database")
+        return cls(
+            cluster=resolve_block(KubernetesTarget, cluster) if cluster is not None else None,
+            database=resolve_block(PostgresTarget, database) if database is not None else None,
+        )
 
 
 def _checks(t: Targets, policy: IncidentPolicy) -> list[Check]:
@@ -77,6 +87,7 @@ TRIAGE: Scenario[Targets] = Scenario(
     title="Alert under triage",
     runbooks=("002 phases 2-4", "000 Identify Root Cause"),
     default_severity=Severity.MEDIUM,
+    targets=Targets.of,
     checks=_checks,
     decide=_decide,
     actuators=lambda t: {},
@@ -103,13 +114,9 @@ def triage(
     incident_id: str | None = None,
 ):  # type: ignore[no-untyped-def]
     """Assess what is configured, weigh the causes, and hand over with the evidence."""
-    targets = Targets(
-        cluster=resolve_block(KubernetesTarget, cluster) if cluster is not None else None,
-        database=resolve_block(PostgresTarget, database) if database is not None else None,
-    )
     return respond_with(
         TRIAGE,
-        targets,
+        {"cluster": cluster, "database": database},
         alert,
         Setting.resolve(store, slack, policy, dry_run),
         incident_id=incident_id,

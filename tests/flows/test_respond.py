@@ -107,4 +107,4 @@ def test_the_first_matching_route_wins_and_labels_must_match_whole():
 
 
 def test_the_shipped_routing_file_loads_and_names_real_scenarios():
-    routing_rules("deployments/routing.yaml")
+    routing_rules("deployments/respond-routes.yaml")

@@ -1,0 +1,1 @@
+"""The `firebreak` command line: incidents, approvals, drills, health of the configuration."""

@@ -1,0 +1,52 @@
+"""The ``drill`` deployment's flow: run one registered drill and publish its scorecard.
+
+Runbook 003 asks for quarterly incident-response drills and monthly rollback tests;
+``prefect.yaml`` schedules this flow once per scenario. It is a stand-in until the scenario
+engine's ``flows/drill.py:drill`` exists: that flow should take the same parameters and look
+the scenario up in `sandbox.drill_registry` the same way.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from prefect import flow
+from prefect.artifacts import create_markdown_artifact
+from prefect.states import Completed, Failed, State
+
+from blocks.loading import load_block
+from blocks.postgres import PostgresTarget
+from sandbox.drill_registry import DRILLS, drill_spec
+
+__all__ = ["DrillScenario", "drill"]
+
+DrillScenario = enum.StrEnum(  # type: ignore[misc]  # built from the registry: one dropdown entry each
+    "DrillScenario", {name.upper().replace("-", "_"): name for name in DRILLS}
+)
+DEFAULT_SCENARIO = DrillScenario("db-pool-exhaustion")
+
+
+@flow(name="drill", flow_run_name="drill-{scenario}")
+def drill(
+    scenario: DrillScenario = DEFAULT_SCENARIO,  # type: ignore[valid-type]
+    sandbox: str = "drill-sandbox",
+) -> State:
+    """Inject the scenario's fault, run the response, score it; the fault is always removed.
+
+    Args:
+        scenario: which scenario to rehearse; its fault is injected and always removed.
+        sandbox: PostgresTarget block (name) holding an admin DSN of the PostgreSQL server the
+            drill builds its sandbox database and record on (`firebreak init` creates it).
+    """
+    spec = drill_spec(str(scenario.value if isinstance(scenario, enum.Enum) else scenario))
+    runner = spec.load_runner()
+    admin = load_block(PostgresTarget, sandbox)
+    report = runner(admin.dsn.get_secret_value())
+    create_markdown_artifact(
+        key=f"drill-scorecard-{spec.scenario}",
+        markdown="```\n" + report.render() + "\n```",
+        description=f"Drill scorecard: {spec.title}",
+    )
+    if report.passed:
+        return Completed(message=f"drill {spec.scenario} passed", name="DrillPassed")
+    return Failed(message=f"drill {spec.scenario} failed: see the scorecard artifact")

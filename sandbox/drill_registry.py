@@ -1,0 +1,91 @@
+"""Which drills exist: scenario name → the fault it injects and the runner that scores it.
+
+The command line (``firebreak drill``), the scheduled ``drill`` deployment and the engine's
+drill flow all look scenarios up here, so a new scenario becomes drillable by one
+`register_drill` call. Runners are named as ``"module:function"`` and imported only when a
+drill runs: listing drills (``--help``, the deployment form) imports no flow.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from incident.errors import PermanentError
+
+__all__ = ["DRILLS", "DrillSpec", "Scorecard", "UnknownDrill", "drill_spec", "register_drill"]
+
+
+class Scorecard(Protocol):
+    """What a drill runner returns (``flows.drill.DrillReport`` is one)."""
+
+    incident_id: str
+    state: str
+    checks: dict[str, bool]
+    metrics: dict[str, float | None]
+
+    @property
+    def passed(self) -> bool: ...
+
+    def render(self) -> str: ...
+
+
+class UnknownDrill(PermanentError):
+    """No drill is registered under that scenario name."""
+
+
+@dataclass(frozen=True)
+class DrillSpec:
+    scenario: str  # the response's scenario name, as in the record
+    title: str
+    injector: str  # kind in sandbox.injectors.INJECTORS
+    runner: str | None = None  # "module:function(admin_dsn: str) -> Scorecard"; None: not yet
+    runbook: str = "003"
+    record_schema: str = "firebreak_drill_record"
+
+    def load_runner(self) -> Callable[[str], Scorecard]:
+        if self.runner is None:
+            raise PermanentError(
+                f"drill {self.scenario!r} has a fault injector ({self.injector}) but no response "
+                "flow yet: the scenario engine adds it; `firebreak drill "
+                f"{self.scenario} --inject-only` injects and removes the fault on its own"
+            )
+        module, _, name = self.runner.partition(":")
+        runner: Callable[[str], Scorecard] = getattr(importlib.import_module(module), name)
+        return runner
+
+
+DRILLS: dict[str, DrillSpec] = {}
+
+
+def register_drill(spec: DrillSpec) -> DrillSpec:
+    """Add (or replace) the drill for ``spec.scenario``."""
+    DRILLS[spec.scenario] = spec
+    return spec
+
+
+def drill_spec(scenario: str) -> DrillSpec:
+    try:
+        return DRILLS[scenario]
+    except KeyError:
+        known = ", ".join(sorted(DRILLS))
+        raise UnknownDrill(f"no drill named {scenario!r}: choose one of {known}") from None
+
+
+for _spec in (
+    DrillSpec(
+        "db-pool-exhaustion",
+        "Database connection pool exhausted (runbook 000 sc. 2)",
+        injector="pool-exhaustion",
+        runner="flows.drill:run_db_pool_drill",
+    ),
+    DrillSpec("lock-contention", "Lock contention on a hot row (runbook 001)", "lock-contention"),
+    DrillSpec("bad-rollout", "Bad rollout, rolled back (runbook 003 monthly)", "bad-rollout"),
+    DrillSpec("crash-loop", "A deployment in CrashLoopBackOff (runbook 002)", "crash-loop"),
+    DrillSpec("oom-kill", "Containers OOMKilled (runbook 000 sc. 3, 004)", "oom-kill"),
+    DrillSpec("failing-health", "Health endpoint failing (runbook 000 sc. 1)", "failing-health"),
+    DrillSpec("redis-client-flood", "Redis flooded with clients (runbook 003)", "redis-flood"),
+):
+    register_drill(_spec)

@@ -13,6 +13,7 @@ pytest_plugins = [
     "tests.fixtures.postgres_cluster",
     "tests.fixtures.redis",
     "tests.fixtures.kubernetes",
+    "tests.fixtures.k8s_targets",
     "tests.fixtures.slack",
     "tests.fixtures.notify_stubs",
     "tests.fixtures.cli",

@@ -19,7 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deployments" / "k8s"
 
 NEEDED = [  # (verb, group, resource, subresource): what the scenarios read and mutate
-    *[(v, "apps", r, "") for r in ("deployments", "replicasets") for v in ("get", "list", "patch")],
+    *[(v, "apps", "deployments", "") for v in ("get", "list", "patch")],
+    *[(v, "apps", "replicasets", "") for v in ("get", "list")],
+    *[(v, "apps", r, "scale") for r in ("deployments", "statefulsets") for v in ("get", "patch")],
     *[(v, "", "pods", "") for v in ("get", "list", "delete")],
     ("get", "", "pods", "log"),
     ("list", "", "events", ""),
@@ -33,6 +35,8 @@ NOT_GRANTED = [
     ("create", "", "pods", ""),
     ("delete", "apps", "deployments", ""),
     ("update", "apps", "deployments", ""),
+    ("patch", "apps", "replicasets", ""),
+    ("patch", "apps", "statefulsets", ""),
     ("create", "", "pods", "exec"),
     ("patch", "", "services", ""),
     ("delete", "", "events", ""),

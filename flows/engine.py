@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from prefect import runtime
@@ -42,6 +43,7 @@ from incident.models import (
     Approval,
     ApprovalDecision,
     Finding,
+    Incident,
     IncidentOutcome,
     IncidentStatus,
     Plan,
@@ -66,11 +68,15 @@ class Scenario(Generic[T]):
     targets: Callable[[Mapping[str, Any]], T]
     """Its targets from the flow's parameters: block names (resolved) or blocks."""
     checks: Callable[[T, IncidentPolicy], Sequence[Check]]
-    decide: Callable[[list[Finding], T, IncidentPolicy], Decision]
+    decide: Callable[[list[Finding], T, IncidentPolicy, Incident], Decision]
     actuators: Callable[[T], Mapping[str, Actuator]]
     verification: tuple[str, ...]
+    """Names of its checks that verify a mitigation (when ``verify`` is not given)."""
     follow_ups: tuple[str, ...]
     skipped: Callable[[T], Sequence[Finding]] = field(default=lambda targets: ())
+    verify: Callable[[T, Plan, IncidentPolicy, datetime], Sequence[Check]] | None = None
+    """Checks that verify one applied plan (they may need the plan: deployments, revision,
+    the time it was applied); default: the ``verification`` checks by name."""
 
 
 @dataclass(frozen=True)
@@ -146,7 +152,9 @@ def _decide(
 ) -> Decision:
     findings = assess(response, checks, skipped=scenario.skipped(targets))
     return investigate(
-        response, findings, lambda found: scenario.decide(found, targets, response.policy)
+        response,
+        findings,
+        lambda found: scenario.decide(found, targets, response.policy, response.incident),
     )
 
 
@@ -245,7 +253,12 @@ def respond_with(
                     approval=approval,
                     action=action,
                 )
-            verdict = resolve(response, verification, root_cause=plan.reason, fix=action.summary)
+            checked = (
+                scenario.verify(targets, plan, policy, action.at)
+                if scenario.verify is not None
+                else verification
+            )
+            verdict = resolve(response, checked, root_cause=plan.reason, fix=action.summary)
             if verdict.healthy:
                 post_incident(
                     response, root_cause=plan.reason, follow_ups=list(scenario.follow_ups)

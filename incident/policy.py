@@ -206,6 +206,16 @@ class IncidentPolicy(BaseModel):
         le=1,
         description="Runbook 002: more than this share of a service failing is SEV2 (most users)",
     )
+    rollout_window: timedelta = Field(
+        timedelta(minutes=30),
+        description="A rollout this long before an alert (or after it) is 'a recent deployment'",
+    )
+    memory_limit_factor: float = Field(
+        1.5, gt=1, description="Runbook 004: an OOM-killed container's limit is raised this much"
+    )
+    memory_limit_cap: str = Field(
+        "8Gi", description="No memory limit is raised above this (a Kubernetes quantity)"
+    )
     idle_connection_age: timedelta = Field(
         timedelta(minutes=10),
         description=(

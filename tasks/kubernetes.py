@@ -133,6 +133,7 @@ def _pod_problem(pod: client.V1Pod) -> dict[str, Any] | None:
         reason = "NotReady"
     return {
         "pod": pod.metadata.name,
+        "uid": pod.metadata.uid,
         "phase": status.phase,
         "ready": ready,
         "reason": reason,

@@ -7,7 +7,7 @@ Works on v1.20 and newer clusters: core/v1 Endpoints, apps/v1 ReplicaSets, metri
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kubernetes import client
@@ -95,9 +95,8 @@ def read_rollout_history(
         current = _revision(d)
         last = next((r for r in revisions if r["revision"] == current), None)
         last_at = datetime.fromisoformat(last["created"]) if last else None
-        recent = bool(
-            last_at and len(revisions) > 1 and (since is None or last_at >= since - window)
-        )
+        moment = since or datetime.now(UTC)  # the alert's start, else now
+        recent = bool(last_at and len(revisions) > 1 and last_at >= moment - window)
         previous = next((r for r in revisions if r["revision"] < current), None)
         rows.append(
             {

@@ -113,7 +113,9 @@ DB_POOL: Scenario[Targets] = Scenario(
     default_severity=Severity.HIGH,
     targets=Targets.of,
     checks=_checks,
-    decide=lambda findings, t, policy: decide_pool_relief(findings, t.database.termination_scope()),
+    decide=lambda findings, t, policy, incident: decide_pool_relief(
+        findings, t.database.termination_scope()
+    ),
     actuators=lambda t: {ACTION: Actuator(terminate_backends, t.database)},
     verification=("connection_headroom", "long_running_queries", "lock_waits"),
     follow_ups=(

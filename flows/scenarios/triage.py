@@ -25,7 +25,7 @@ from flows.hooks import record_abnormal_end, release_incident
 from flows.phases.assess import Check
 from incident.decision import Decision
 from incident.investigation import decide_mitigation, rank_hypotheses
-from incident.models import Alert, Finding
+from incident.models import Alert, Finding, Incident
 from incident.policy import IncidentPolicy
 from incident.severity import Severity
 from tasks.kubernetes import get_deployment_status
@@ -72,7 +72,9 @@ def _checks(t: Targets, policy: IncidentPolicy) -> list[Check]:
     return checks
 
 
-def _decide(findings: list[Finding], t: Targets, policy: IncidentPolicy) -> Decision:
+def _decide(
+    findings: list[Finding], t: Targets, policy: IncidentPolicy, incident: Incident
+) -> Decision:
     if not findings:
         return Decision.escalate("no target is configured for triage: nothing could be checked")
     advice = decide_mitigation(rank_hypotheses(findings))

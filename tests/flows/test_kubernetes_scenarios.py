@@ -1,0 +1,171 @@
+"""The three Kubernetes scenarios end to end on the real control plane, acting as the
+worker's ServiceAccount bound to the shipped Role: a bad rollout rolled back, an OOM-killed
+container's limit raised, a crash loop after a rollout ended — each seeded for real, approved
+from outside the run, and checked from the API server, never from the flow's own report."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from flows.scenarios.bad_rollout import bad_rollout
+from flows.scenarios.crash_loop import crash_loop
+from flows.scenarios.high_memory import high_memory
+from incident.models import Alert, AlertSource
+from sandbox.approver import answer, wait_for_approval_request
+from tests.fixtures.k8s_audit import wait_for
+from tests.fixtures.k8s_targets import container, deployment
+from tests.flows.support import fast_policy, steps_of
+
+pytestmark = [pytest.mark.prefect, pytest.mark.kubernetes]
+
+GOOD, BAD, CRASH = "busybox:1.36", "busybox:bad", "busybox:crash"
+
+
+def policy():  # type: ignore[no-untyped-def]
+    return fast_policy(
+        verification_window=timedelta(seconds=60), approval_timeout=timedelta(minutes=5)
+    )
+
+
+def run(background, flow, target, store, **kw):  # type: ignore[no-untyped-def]
+    alert = Alert(
+        name=kw.pop("alert", "KubeAlert"), source=AlertSource.ALERTMANAGER, severity="SEV2"
+    )
+    return background(
+        flow,
+        alert=alert,
+        cluster=target,
+        store=store,
+        slack=None,
+        policy=policy(),
+        return_state=True,
+        **kw,
+    )
+
+
+def service(workloads, name: str) -> None:  # type: ignore[no-untyped-def]
+    workloads.core.create_namespaced_service(
+        workloads.namespace,
+        {"metadata": {"name": name}, "spec": {"selector": {"app": name}, "ports": [{"port": 80}]}},
+    )
+
+
+def ready_endpoints(workloads, name: str) -> int:  # type: ignore[no-untyped-def]
+    found = workloads.core.list_namespaced_endpoints(
+        workloads.namespace, field_selector=f"metadata.name={name}"
+    ).items
+    subsets = (found[0].subsets or []) if found else []
+    return sum(len(s.addresses or []) for s in subsets)
+
+
+@pytest.fixture
+def broken_rollout(workloads):  # type: ignore[no-untyped-def]
+    """web, healthy at revision 1, rolled out to an image that never pulls (revision 2); the
+    Recreate strategy takes the old pods down first: a complete outage."""
+    body = deployment("web", [container("web", GOOD)], replicas=2)
+    body["spec"]["strategy"] = {"type": "Recreate"}
+    workloads.create(body)
+    service(workloads, "web")
+    wait_for("web serving", lambda: ready_endpoints(workloads, "web") == 2)
+    workloads.set_image("web", BAD, revision="2")
+    wait_for("the outage", lambda: ready_endpoints(workloads, "web") == 0)
+    return workloads
+
+
+def test_an_outage_after_a_rollout_is_rolled_back_to_the_pinned_revision(
+    background, prefect_api, responder, incident_store, record, broken_rollout
+):
+    workloads = broken_rollout
+    flow = run(background, bad_rollout, responder.target, incident_store, alert="WebDown")
+    incident_id, run_id, digest = wait_for_approval_request(record, "service-outage")
+    [plan] = record.plans(incident_id)
+    [item] = plan.items
+    assert (item["name"], item["from_revision"], item["to_revision"]) == ("web", 2, 1)
+    assert workloads.read("web").spec.template.spec.containers[0].image == BAD, (
+        "not before approval"
+    )
+    answer(run_id, approve=True, approver="alice", plan_digest=digest)
+    state = flow.join(timeout=240)
+
+    assert state.name == "Resolved", state.message
+    assert workloads.read("web").spec.template.spec.containers[0].image == GOOD
+    assert ready_endpoints(workloads, "web") == 2
+    steps = steps_of(record, incident_id)
+    order = [
+        ("assess", "diagnostics", "completed"),
+        ("investigate", "decision", "completed"),
+        ("mitigate", "dry-run", "completed"),
+        ("mitigate", "approval", "completed"),
+        ("mitigate", "apply", "completed"),
+        ("resolve", "verify", "completed"),
+        ("resolve", "resolved", "completed"),
+    ]
+    assert [steps.index(s) for s in order] == sorted(steps.index(s) for s in order)
+
+
+def test_a_rejected_rollback_sends_no_change_to_the_api_server(
+    background, prefect_api, responder, incident_store, record, broken_rollout
+):
+    workloads = broken_rollout
+    trail = workloads.audit().since_now()
+    flow = run(background, bad_rollout, responder.target, incident_store)
+    _, run_id, digest = wait_for_approval_request(record, "service-outage")
+    answer(run_id, approve=False, approver="bob", plan_digest=digest)
+    assert flow.join(timeout=240).name == "Escalated"
+
+    mutations = trail.mutations(responder.user)
+    assert mutations, "the dry run asked the API server"
+    assert all(m.dry_run for m in mutations), [m.uri for m in mutations if not m.dry_run]
+    assert workloads.read("web").spec.template.spec.containers[0].image == BAD
+
+
+def test_an_oom_killed_container_gets_a_raised_limit_and_runs_under_it(
+    background, prefect_api, responder, incident_store, record, workloads
+):
+    cache = container("cache", GOOD, resources={"limits": {"memory": "64Mi"}})
+    workloads.create(
+        deployment("cache", [cache], annotations={"fake-kubelet/usage": "memory=80Mi"})
+    )
+    wait_for(
+        "the OOM kill",
+        lambda: any(
+            (cs.last_state.terminated and cs.last_state.terminated.reason == "OOMKilled")
+            for p in workloads.pods("cache")
+            for cs in p.status.container_statuses or []
+        ),
+    )
+    flow = run(background, high_memory, responder.target, incident_store)
+    incident_id, run_id, digest = wait_for_approval_request(record, "high-memory")
+    [item] = record.plans(incident_id)[0].items
+    assert (item["container"], item["limit_now"], item["limit_after"]) == ("cache", "64Mi", "96Mi")
+    answer(run_id, approve=True, approver="alice", plan_digest=digest)
+
+    assert flow.join(timeout=240).name == "Resolved"
+    limits = workloads.read("cache").spec.template.spec.containers[0].resources.limits
+    assert limits["memory"] == "96Mi"
+    pods = workloads.pods("cache")
+    assert pods and all(p.status.phase == "Running" for p in pods)
+
+
+def test_a_crash_loop_after_a_rollout_ends_with_the_rollback(
+    background, prefect_api, responder, incident_store, record, workloads
+):
+    workloads.create(deployment("worker", [container("worker", GOOD)]))
+    workloads.set_image("worker", CRASH, revision="2")
+    wait_for(
+        "the crash loop",
+        lambda: any(
+            cs.restart_count
+            for p in workloads.pods("worker")
+            for cs in p.status.container_statuses or []
+        ),
+    )
+    flow = run(background, crash_loop, responder.target, incident_store)
+    incident_id, run_id, digest = wait_for_approval_request(record, "crash-loop")
+    assert record.plans(incident_id)[0].action == "rollback_deployment"
+    answer(run_id, approve=True, approver="alice", plan_digest=digest)
+
+    assert flow.join(timeout=300).name == "Resolved"
+    assert workloads.read("worker").spec.template.spec.containers[0].image == GOOD

@@ -216,6 +216,8 @@ def respond_with(
             later = decision.plans[index + 1 :]
             actuator = actuators[plan.action]
             request = _request(response, plan, actuator, decision, attempt=replans + 1)
+            if request.stale:
+                break  # the dry run saw the target move on: re-plan before asking anyone
             if response.incident.dry_run:
                 response.event("mitigate", "dry-run", "info", f"dry run: {request.dry_run.summary}")
                 post_incident(

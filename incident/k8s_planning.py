@@ -124,6 +124,9 @@ def decide_oom(findings: list[Finding], target: str, *, factor: float, cap_bytes
             )
             continue
         deployment = history[row["deployment"]]
+        spec = next(
+            (c for c in deployment.get("containers", []) if c["name"] == row["container"]), {}
+        )
         items.append(
             {
                 "kind": "Deployment",
@@ -131,11 +134,11 @@ def decide_oom(findings: list[Finding], target: str, *, factor: float, cap_bytes
                 "name": row["deployment"],
                 "container": row["container"],
                 "resource": "memory",
-                "limit_now": _format(limit),
+                # as the Deployment's template says, not the pod (a pod's request defaults
+                # to its limit; the template's may be unset)
+                "limit_now": spec.get("limits", {}).get("memory", _format(limit)),
                 "limit_after": _format(after),
-                "request_now": _format(row["memory_request_bytes"])
-                if row.get("memory_request_bytes")
-                else None,
+                "request_now": spec.get("requests", {}).get("memory"),
                 "resource_version": deployment["resource_version"],
                 "generation": deployment["generation"],
             }

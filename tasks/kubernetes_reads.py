@@ -106,6 +106,14 @@ def read_rollout_history(
                 "generation": d.metadata.generation,
                 "observed_generation": d.status.observed_generation,
                 "images": [c.image for c in d.spec.template.spec.containers],
+                "containers": [
+                    {
+                        "name": c.name,
+                        "limits": dict((c.resources.limits if c.resources else None) or {}),
+                        "requests": dict((c.resources.requests if c.resources else None) or {}),
+                    }
+                    for c in d.spec.template.spec.containers
+                ],
                 "revisions": revisions,
                 "last_rollout_at": last_at.isoformat() if last_at else None,
                 "recent": recent,

@@ -9,7 +9,7 @@ re-run of the flow finds it and does not ask twice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ from incident.escalation import approval_stage, approval_window
 from incident.models import Action, Approval, Plan, utcnow
 from incident.plan_text import plan_artifact_markdown, plan_form_markdown
 from receiver.slack_blocks import approval_request_blocks
+from tasks.kubernetes_change import STALE as CHANGED
 
 __all__ = ["Actuator", "ApprovalRequest", "mitigate", "publish_request", "recorded_request"]
 
@@ -50,6 +51,8 @@ class ApprovalRequest:
     key: str
     form: str
     notes: tuple[str, ...] = ()
+    stale: bool = False
+    """The dry run found the target changed since the plan: nobody is asked; plan again."""
 
 
 def _artifact_key(response: Response) -> str:
@@ -128,6 +131,11 @@ def mitigate(
         form=plan_form_markdown(response.incident, plan, dry, deadline=deadline, first_level=first),
         notes=notes,
     )
+    if any(r.get("outcome") == CHANGED for r in dry.results):
+        response.event(
+            "mitigate", "dry-run", "info", "the target changed since the plan: planning again"
+        )
+        return replace(request, stale=True)
     if response.incident.dry_run:
         return request
     publish_request(response, request)

@@ -28,6 +28,7 @@ from flows.hooks import OPEN_INCIDENTS
 from flows.phases.apply import apply
 from flows.phases.approval import auto_approved, await_approval
 from flows.phases.assess import Check, assess
+from flows.phases.blast_radius import capped, refused, second_approval
 from flows.phases.declare import declare
 from flows.phases.investigate import investigate, recorded_decision
 from flows.phases.mitigate import Actuator, ApprovalRequest, mitigate, recorded_request
@@ -214,6 +215,11 @@ def respond_with(
         response.set_status(IncidentStatus.IDENTIFIED)
         for index, plan in enumerate(decision.plans):
             later = decision.plans[index + 1 :]
+            cap = capped(response, plan)
+            if refused(response, cap):
+                if later:
+                    continue
+                return _escalated(response, scenario, f"{cap.why}: refused, nothing applied")
             actuator = actuators[plan.action]
             request = _request(response, plan, actuator, decision, attempt=replans + 1)
             if request.stale:
@@ -226,8 +232,14 @@ def respond_with(
                 return _ended(
                     response, IncidentStatus.IDENTIFIED, "DryRun", request.dry_run.summary
                 )
-            approval = auto_approved(response, request) or await_approval(
-                response, request, suspend=suspend
+            approval = (None if cap.over else auto_approved(response, request)) or (
+                second_approval(
+                    response,
+                    request,
+                    await_approval(response, request, suspend=suspend),
+                    cap,
+                    suspend=suspend,
+                )
             )
             if approval.decision is not ApprovalDecision.TIMED_OUT:
                 response.set_status(IncidentStatus.IDENTIFIED, milestone="acknowledged_at")

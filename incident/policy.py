@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from incident.blast_radius import OverCap
 from incident.severity import Severity, SeverityScheme
 
 __all__ = [
@@ -308,6 +309,16 @@ class IncidentPolicy(BaseModel):
     component_status: dict[Severity, str] = Field(
         default_factory=lambda: dict(DEFAULT_COMPONENT_STATUS),
         description="Status page component status while an incident of this level is open",
+    )
+    blast_radius: dict[str, int] = Field(
+        default_factory=lambda: {"terminate_backends": 100, "delete_pod": 3, "scale_workload": 10},
+        description="Most one plan may touch, per action ('terminate_backends': backends, "
+        "'delete_pod': pods, 'scale_workload': replicas removed, others: items); a key "
+        "'action@environment' applies where the alert's environment label says so",
+    )
+    blast_radius_over: OverCap = Field(
+        OverCap.REFUSE,
+        description="A plan above its cap: refuse it, or ask a second, different approver",
     )
     auto_approve: dict[Severity, tuple[str, ...]] = Field(
         default_factory=dict,

@@ -57,12 +57,19 @@ def _info(target: RedisTarget) -> dict[str, Any]:
     retry_condition_fn=retry_only_transient,
     cache_policy=NO_CACHE,
 )
-def read_redis_info(target: RedisTarget, max_memory_ratio: float = 0.9) -> Finding:
-    """Clients, blocked clients, rejected connections, evictions and memory against maxmemory."""
+def read_redis_info(
+    target: RedisTarget, max_memory_ratio: float = 0.9, max_blocked_clients: int = 50
+) -> Finding:
+    """Clients, blocked clients, rejected connections, evictions and memory against maxmemory.
+
+    A few blocked clients are how queue consumers (BLPOP, XREADGROUP BLOCK: Prefect's own
+    Redis messaging among them) wait, so they are evidence, not a problem; a pile of them
+    (``max_blocked_clients`` or more) means consumers wait on producers that stopped.
+    """
     info = _info(target)
     stats = {name: info.get(name, 0) for name in _FIELDS}
     problems = []
-    if stats["blocked_clients"]:
+    if stats["blocked_clients"] >= max_blocked_clients:
         problems.append(f"{stats['blocked_clients']} client(s) blocked")
     if stats["rejected_connections"]:
         problems.append(f"{stats['rejected_connections']} connection(s) rejected since start")
@@ -73,6 +80,7 @@ def read_redis_info(target: RedisTarget, max_memory_ratio: float = 0.9) -> Findi
         target=target.name or "redis",
         status=FindingStatus.WARNING if problems else FindingStatus.OK,
         summary="; ".join(problems)
-        or f"{stats['connected_clients']} clients, no blocked clients or rejections",
+        or f"{stats['connected_clients']} clients ({stats['blocked_clients']} waiting on a "
+        "blocking read), no rejections",
         evidence=stats,
     )

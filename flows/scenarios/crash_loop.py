@@ -8,19 +8,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from prefect import flow
-
-from blocks.kubernetes import KubernetesTarget
-from blocks.policy import IncidentPolicyBlock
-from blocks.slack import SlackWorkspace
-from blocks.store import IncidentStore
-from flows.engine import Scenario, Setting, respond_with
-from flows.hooks import record_abnormal_end, release_incident
+from flows.engine import Scenario
 from flows.phases.assess import Check
 from flows.phases.mitigate import Actuator
-from flows.scenarios.kubernetes_targets import KubeTargets, kube_checks
+from flows.scenarios.kubernetes_targets import KubeTargets, kube_checks, kubernetes_flow
 from incident.k8s_planning import decide_crash_loop
-from incident.models import Alert, Plan
+from incident.models import Plan
 from incident.policy import IncidentPolicy
 from incident.severity import Severity
 from tasks.kubernetes_actions import delete_pod, restart_deployment, rollback_deployment
@@ -63,32 +56,6 @@ CRASH_LOOP: Scenario[KubeTargets] = Scenario(
 )
 
 
-@flow(
-    name="crash-loop",
-    flow_run_name="crash-loop-{alert.name}",
-    on_completion=[release_incident],
-    on_failure=[record_abnormal_end],
-    on_crashed=[record_abnormal_end],
+crash_loop = kubernetes_flow(
+    CRASH_LOOP, "End a crash loop the way its evidence points to, once approved."
 )
-def crash_loop(
-    alert: Alert,
-    cluster: str | KubernetesTarget = "production",
-    store: str | IncidentStore = "incident-store",
-    slack: str | SlackWorkspace | None = "incident-slack",
-    policy: str | IncidentPolicyBlock | IncidentPolicy = "incident-policy",
-    dry_run: bool = False,
-    incident_id: str | None = None,
-):  # type: ignore[no-untyped-def]
-    """End a crash loop the way its evidence points to, once approved.
-
-    Args:
-        alert: the alert that fired.
-        cluster: KubernetesTarget block (name) of the workload's namespace.
-        store: IncidentStore block (name) of the incident record.
-        slack: SlackWorkspace block (name); None to stay silent.
-        policy: IncidentPolicy block (name).
-        dry_run: plan and show, change nothing.
-        incident_id: the incident the receiver already recorded for this alert group.
-    """
-    setting = Setting.resolve(store, slack, policy, dry_run)
-    return respond_with(CRASH_LOOP, {"cluster": cluster}, alert, setting, incident_id=incident_id)

@@ -6,9 +6,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from prefect import Flow, flow
+from prefect.states import State
+
 from blocks.kubernetes import KubernetesTarget
 from blocks.loading import resolve_block
+from blocks.policy import IncidentPolicyBlock
+from blocks.slack import SlackWorkspace
+from blocks.store import IncidentStore
+from flows.engine import Scenario, Setting, respond_with
+from flows.hooks import record_abnormal_end, release_incident
 from flows.phases.assess import Check
+from incident.models import Alert
 from incident.policy import IncidentPolicy
 from tasks.kubernetes import get_deployment_status
 from tasks.kubernetes_reads import (
@@ -18,7 +27,7 @@ from tasks.kubernetes_reads import (
     read_service_endpoints,
 )
 
-__all__ = ["KubeTargets", "kube_checks"]
+__all__ = ["KubeTargets", "kube_checks", "kubernetes_flow"]
 
 _READS = {
     "deployment_status": get_deployment_status,
@@ -45,3 +54,42 @@ def kube_checks(t: KubeTargets, policy: IncidentPolicy, *names: str) -> list[Che
         Check(name, t.cluster.label, _READS[name], {"target": t.cluster, **extra.get(name, {})})
         for name in names
     ]
+
+
+_ARGS = """
+
+    Args:
+        alert: the alert that fired.
+        cluster: KubernetesTarget block (name) of the workload's namespace.
+        store: IncidentStore block (name) of the incident record.
+        slack: SlackWorkspace block (name); None to stay silent.
+        policy: IncidentPolicy block (name).
+        dry_run: plan and show, change nothing.
+        incident_id: the incident the receiver already recorded for this alert group.
+    """
+
+
+def kubernetes_flow(scenario: Scenario[KubeTargets], summary: str) -> Flow[..., Any]:
+    """The scenario's flow: the same parameters for every Kubernetes scenario (its form in
+    the UI), one namespace as its target, the engine doing the rest."""
+
+    def respond_in_namespace(
+        alert: Alert,
+        cluster: str | KubernetesTarget = "production",
+        store: str | IncidentStore = "incident-store",
+        slack: str | SlackWorkspace | None = "incident-slack",
+        policy: str | IncidentPolicyBlock | IncidentPolicy = "incident-policy",
+        dry_run: bool = False,
+        incident_id: str | None = None,
+    ) -> State:
+        setting = Setting.resolve(store, slack, policy, dry_run)
+        return respond_with(scenario, {"cluster": cluster}, alert, setting, incident_id=incident_id)
+
+    respond_in_namespace.__doc__ = summary + _ARGS
+    return flow(
+        name=scenario.name,
+        flow_run_name=f"{scenario.name}-{{alert.name}}",
+        on_completion=[release_incident],
+        on_failure=[record_abnormal_end],
+        on_crashed=[record_abnormal_end],
+    )(respond_in_namespace)

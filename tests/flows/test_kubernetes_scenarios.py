@@ -9,10 +9,9 @@ from datetime import timedelta
 
 import pytest
 
-from flows.scenarios.bad_rollout import bad_rollout
-from flows.scenarios.crash_loop import crash_loop
-from flows.scenarios.high_memory import high_memory
+from flows.respond import respond, routing_rules
 from incident.models import Alert, AlertSource
+from incident.routing import RoutingRules
 from sandbox.approver import answer, wait_for_approval_request
 from tests.fixtures.k8s_audit import wait_for
 from tests.fixtures.k8s_targets import container, deployment
@@ -29,19 +28,29 @@ def policy():  # type: ignore[no-untyped-def]
     )
 
 
-def run(background, flow, target, store, **kw):  # type: ignore[no-untyped-def]
-    alert = Alert(
-        name=kw.pop("alert", "KubeAlert"), source=AlertSource.ALERTMANAGER, severity="SEV2"
+def shipped_routes(target) -> RoutingRules:  # type: ignore[no-untyped-def]
+    """deployments/respond-routes.yaml as shipped, its `cluster` pointed at the test's."""
+    rules = routing_rules("deployments/respond-routes.yaml")
+    routes = tuple(
+        r.model_copy(update={"parameters": {**r.parameters, "cluster": target}})
+        if "cluster" in r.parameters
+        else r
+        for r in rules.routes
     )
+    return rules.model_copy(update={"routes": routes})
+
+
+def run(background, alertname, target, store):  # type: ignore[no-untyped-def]
+    """The alert through `respond`, routed by the shipped rules: the scenario is theirs."""
+    alert = Alert(name=alertname, source=AlertSource.ALERTMANAGER, severity="SEV2")
     return background(
-        flow,
+        respond,
         alert=alert,
-        cluster=target,
+        routes=shipped_routes(target),
         store=store,
         slack=None,
         policy=policy(),
         return_state=True,
-        **kw,
     )
 
 
@@ -78,7 +87,7 @@ def test_an_outage_after_a_rollout_is_rolled_back_to_the_pinned_revision(
     background, prefect_api, responder, incident_store, record, broken_rollout
 ):
     workloads = broken_rollout
-    flow = run(background, bad_rollout, responder.target, incident_store, alert="WebDown")
+    flow = run(background, "KubeDeploymentReplicasMismatch", responder.target, incident_store)
     incident_id, run_id, digest = wait_for_approval_request(record, "service-outage")
     [plan] = record.plans(incident_id)
     [item] = plan.items
@@ -110,7 +119,7 @@ def test_a_rejected_rollback_sends_no_change_to_the_api_server(
 ):
     workloads = broken_rollout
     trail = workloads.audit().since_now()
-    flow = run(background, bad_rollout, responder.target, incident_store)
+    flow = run(background, "WebServiceDown", responder.target, incident_store)
     _, run_id, digest = wait_for_approval_request(record, "service-outage")
     answer(run_id, approve=False, approver="bob", plan_digest=digest)
     assert flow.join(timeout=240).name == "Escalated"
@@ -136,7 +145,7 @@ def test_an_oom_killed_container_gets_a_raised_limit_and_runs_under_it(
             for cs in p.status.container_statuses or []
         ),
     )
-    flow = run(background, high_memory, responder.target, incident_store)
+    flow = run(background, "KubeContainerOOMKilled", responder.target, incident_store)
     incident_id, run_id, digest = wait_for_approval_request(record, "high-memory")
     [item] = record.plans(incident_id)[0].items
     assert (item["container"], item["limit_now"], item["limit_after"]) == ("cache", "64Mi", "96Mi")
@@ -162,7 +171,7 @@ def test_a_crash_loop_after_a_rollout_ends_with_the_rollback(
             for cs in p.status.container_statuses or []
         ),
     )
-    flow = run(background, crash_loop, responder.target, incident_store)
+    flow = run(background, "KubePodCrashLooping", responder.target, incident_store)
     incident_id, run_id, digest = wait_for_approval_request(record, "crash-loop")
     assert record.plans(incident_id)[0].action == "rollback_deployment"
     answer(run_id, approve=True, approver="alice", plan_digest=digest)

@@ -154,3 +154,11 @@ def test_a_url_that_is_not_a_prometheus_api_says_so(prefect_api, http_stub):
     finding = quick(measure_error_rate)(PrometheusTarget(url=http_stub.url("")))
     assert finding.status is FindingStatus.UNREACHABLE
     assert "is not the Prometheus API" in finding.summary
+
+
+def test_a_rate_limiting_prometheus_is_retried_as_transient(prefect_api, http_stub):
+    http_stub.reply("/api/v1/query", status=429, body="slow down")
+    finding = quick(measure_error_rate)(PrometheusTarget(url=http_stub.url("")))
+    assert finding.status is FindingStatus.UNREACHABLE
+    assert "rate limiting" in finding.summary
+    assert finding.evidence["transient"] is True and finding.evidence["attempts"] == 4

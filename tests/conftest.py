@@ -22,4 +22,6 @@ pytest_plugins = [
     "tests.fixtures.receiver",
     "tests.fixtures.alertmanager",
     "tests.fixtures.tcp_proxy",
+    "tests.fixtures.http_stub",
+    "tests.fixtures.prometheus",
 ]

@@ -14,11 +14,13 @@ import blocks
 from blocks import (
     BlockNotFound,
     HealthEndpoints,
+    HttpEndpoint,
     IncidentPolicyBlock,
     IncidentStore,
     KubernetesTarget,
     PagerDutyService,
     PostgresTarget,
+    PrometheusTarget,
     RedisTarget,
     RoutingRulesBlock,
     SlackWorkspace,
@@ -31,11 +33,13 @@ from incident.policy import IncidentPolicy
 
 ALL_BLOCKS = {
     HealthEndpoints,
+    HttpEndpoint,
     IncidentPolicyBlock,
     IncidentStore,
     KubernetesTarget,
     PagerDutyService,
     PostgresTarget,
+    PrometheusTarget,
     RedisTarget,
     RoutingRulesBlock,
     SlackWorkspace,
@@ -70,8 +74,10 @@ def test_the_standards_suite_covers_every_block_the_package_exports():
         PostgresTarget(dsn=SECRET_DSN, name="orders-db"),
         IncidentStore(dsn=SECRET_DSN),
         RedisTarget(url="redis://:Hunter2-secret@127.0.0.1:6379/0"),
+        HttpEndpoint(url="https://api.example.com/health", bearer_token="Hunter2-secret"),
+        PrometheusTarget(url="https://prometheus.example.com", bearer_token="Hunter2-secret"),
     ],
-    ids=["postgres", "store", "redis"],
+    ids=["postgres", "store", "redis", "http", "prometheus"],
 )
 def test_a_secret_never_shows_in_repr_or_label(block):
     assert "Hunter2-secret" not in repr(block)
@@ -89,6 +95,21 @@ def test_a_saved_dsn_comes_back_from_the_api_only_obfuscated(prefect_api):
         )
     assert "Hunter2-secret" not in shown.model_dump_json()
     assert PostgresTarget.load(name).dsn.get_secret_value() == SECRET_DSN
+
+
+@pytest.mark.prefect
+@pytest.mark.parametrize("cls", [HttpEndpoint, PrometheusTarget])
+def test_a_saved_optional_bearer_token_comes_back_only_obfuscated(prefect_api, cls):
+    name = f"token-{uuid.uuid4().hex[:8]}"
+    cls(url="https://example.com/health", bearer_token="Hunter2-secret").save(name)
+    with get_client(sync_client=True) as client:
+        shown = client.read_block_document_by_name(
+            name, cls.get_block_type_slug(), include_secrets=False
+        )
+    assert "Hunter2-secret" not in shown.model_dump_json()
+    assert cls.load(name).bearer_token.get_secret_value() == "Hunter2-secret"
+    with cls(url="https://example.com/health", bearer_token="Hunter2-secret").client() as http:
+        assert http.headers["Authorization"] == "Bearer Hunter2-secret"
 
 
 @pytest.mark.prefect

@@ -36,8 +36,13 @@ from tests.fixtures.k8s_catalogue import worker_identity
 pytestmark = pytest.mark.usefixtures("prefect_api")
 
 REPO = Path(__file__).resolve().parents[2]
-CHECKS = [read_warning_events, read_node_conditions, read_hpa_limits, read_ingress_backends]
-CHECKS.append(read_resource_usage)
+CHECKS = [
+    read_warning_events,
+    read_node_conditions,
+    read_hpa_limits,
+    read_ingress_backends,
+    read_resource_usage,
+]
 
 
 def run(check: Any, target: KubernetesTarget) -> Finding:

@@ -20,12 +20,17 @@ from flows.phases.assess import Check
 from incident.models import Alert
 from incident.policy import IncidentPolicy
 from tasks.kubernetes import get_deployment_status
+from tasks.kubernetes_events import read_warning_events
+from tasks.kubernetes_ingress import read_ingress_backends
+from tasks.kubernetes_nodes import read_node_conditions
 from tasks.kubernetes_reads import (
     read_container_logs,
     read_pod_usage,
     read_rollout_history,
     read_service_endpoints,
 )
+from tasks.kubernetes_scaling_reads import read_hpa_limits
+from tasks.kubernetes_usage import read_resource_usage
 
 __all__ = ["KubeTargets", "kube_checks", "kubernetes_flow"]
 
@@ -35,6 +40,12 @@ _READS = {
     "service_endpoints": read_service_endpoints,
     "pod_usage": read_pod_usage,
     "container_logs": read_container_logs,
+    # the diagnostics catalogue (issue 7 §2): available to every scenario by name
+    "warning_events": read_warning_events,
+    "node_conditions": read_node_conditions,
+    "hpa_limits": read_hpa_limits,
+    "ingress_backends": read_ingress_backends,
+    "resource_usage": read_resource_usage,
 }
 
 

@@ -27,6 +27,7 @@ NEEDED = [  # (verb, group, resource, subresource): what the scenarios read and 
     ("list", "", "events", ""),
     *[(v, "", r, "") for r in ("services", "endpoints") for v in ("get", "list")],
     *[(v, "autoscaling", "horizontalpodautoscalers", "") for v in ("get", "list")],
+    *[(v, "networking.k8s.io", "ingresses", "") for v in ("get", "list")],
     *[(v, "metrics.k8s.io", "pods", "") for v in ("get", "list")],
 ]
 NOT_GRANTED = [
@@ -40,6 +41,7 @@ NOT_GRANTED = [
     ("create", "", "pods", "exec"),
     ("patch", "", "services", ""),
     ("delete", "", "events", ""),
+    ("patch", "networking.k8s.io", "ingresses", ""),
 ]
 
 

@@ -26,6 +26,7 @@ from typing import Any, ParamSpec
 import prefect.runtime
 from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
+from prefect.context import TaskRunContext
 from prefect.tasks import exponential_backoff
 from pydantic import BaseModel, SecretStr
 
@@ -95,7 +96,10 @@ def diagnostic(
                 return fn(target, *args, **kwargs)
             except FirebreakError as exc:
                 run = prefect.runtime.task_run.run_count or 1
-                if isinstance(exc, PermanentError) or run > retries:
+                # the retries this run really has: `.with_options(retries=n)` changes them
+                context = TaskRunContext.get()
+                allowed = context.task.retries if context else retries
+                if isinstance(exc, PermanentError) or run > allowed:
                     return unreachable(check, target, exc, attempts=run)
                 raise
 

@@ -43,7 +43,13 @@ BAD_ROLLOUT: Scenario[KubeTargets] = Scenario(
     default_severity=Severity.CRITICAL,
     targets=KubeTargets.of,
     checks=lambda t, p: kube_checks(
-        t, p, "deployment_status", "rollout_history", "service_endpoints"
+        t,
+        p,
+        "deployment_status",
+        "rollout_history",
+        "service_endpoints",
+        "ingress_backends",
+        "warning_events",
     ),
     decide=lambda f, t, p, i: decide_outage(f, t.cluster.identity),
     actuators=lambda t: {"rollback_deployment": Actuator(rollback_deployment, t.cluster)},

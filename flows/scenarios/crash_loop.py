@@ -40,7 +40,9 @@ CRASH_LOOP: Scenario[KubeTargets] = Scenario(
     runbooks=("002 Pod Crashes", "000 Investigation"),
     default_severity=Severity.HIGH,
     targets=KubeTargets.of,
-    checks=lambda t, p: kube_checks(t, p, "deployment_status", "rollout_history", "container_logs"),
+    checks=lambda t, p: kube_checks(
+        t, p, "deployment_status", "rollout_history", "container_logs", "warning_events"
+    ),
     decide=lambda f, t, p, i: decide_crash_loop(f, t.cluster.identity, i.id),
     actuators=lambda t: {
         "rollback_deployment": Actuator(rollback_deployment, t.cluster),

@@ -42,7 +42,15 @@ HIGH_MEMORY: Scenario[KubeTargets] = Scenario(
     runbooks=("000 scenario 3", "004 High Memory Usage", "001 pattern 2"),
     default_severity=Severity.HIGH,
     targets=KubeTargets.of,
-    checks=lambda t, p: kube_checks(t, p, "deployment_status", "pod_usage", "rollout_history"),
+    checks=lambda t, p: kube_checks(
+        t,
+        p,
+        "deployment_status",
+        "pod_usage",
+        "rollout_history",
+        "warning_events",
+        "node_conditions",
+    ),
     decide=lambda f, t, p, i: decide_oom(
         f,
         t.cluster.identity,

@@ -49,12 +49,21 @@ def list_slow_statements(
     [setup] = query(
         target,
         "SELECT current_database() AS database,"
+        " current_setting('server_version_num')::int AS version_num,"
         " current_setting('shared_preload_libraries') AS preload,"
         " (SELECT extnamespace::regnamespace::text FROM pg_extension"
         "   WHERE extname = 'pg_stat_statements') AS schema,"
         " (SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements') AS version",
     )
     preloaded, installed = _preloaded(setup["preload"]), setup["schema"] is not None
+    if setup["version_num"] < 130000:
+        return Finding(
+            check="slow_statements",
+            target=target.label,
+            status=FindingStatus.SKIPPED,
+            summary="slowest statements need PostgreSQL 13 or later (the *_exec_time columns)",
+            evidence={"server_version_num": setup["version_num"]},
+        )
     if not (preloaded and installed):
         missing = [
             *([] if preloaded else ["is not in shared_preload_libraries"]),

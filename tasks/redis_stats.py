@@ -4,7 +4,8 @@
 since the server started: a cache that evicted a million keys last week and none since is
 healthy now. So the check reads INFO twice, ``interval_seconds`` apart, and judges what
 happened in between; the lifetime totals are kept as evidence only. The hit rate is the
-interval's when there were reads in it, else the lifetime one (said which in the evidence).
+interval's when it saw at least ``min_reads`` reads, else the lifetime one (the evidence says
+which).
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ def read_redis_stats(
     interval_seconds: float = 1.0,
     min_hit_rate: float = 0.8,
     max_memory_ratio: float = 0.9,
+    min_reads: int = 20,
 ) -> Finding:
     """Hit rate, ops/s, evictions, rejected connections and memory against maxmemory.
 
@@ -87,7 +89,7 @@ def read_redis_stats(
     }
     lifetime = {name: second.get(name, 0) for name in _COUNTERS}
     reads = delta["keyspace_hits"] + delta["keyspace_misses"]
-    if reads:
+    if reads >= min_reads:  # fewer reads in the interval say little: the lifetime rate then
         hit_rate, hit_rate_over = (
             _hit_rate(delta["keyspace_hits"], delta["keyspace_misses"]),
             "interval",

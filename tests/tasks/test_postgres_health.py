@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
@@ -13,7 +13,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from blocks.postgres import PostgresTarget
 from incident.models import FindingStatus
-from tasks.postgres_auth import count_auth_failures
+from tasks.postgres_auth import count_auth_failures, failures_in_log
 from tasks.postgres_health import measure_round_trip
 from tests.fixtures.postgres_cluster import small_database
 from tests.fixtures.receiver import wait_for
@@ -160,3 +160,33 @@ def test_without_a_source_the_check_says_what_to_set(prefect_api, postgres_targe
     missing = count_auth_failures(postgres_target, log_path=str(tmp_path / "nowhere.log"))
     assert missing.status is FindingStatus.UNREACHABLE and missing.evidence["attempts"] == 1
     assert "auth_log_path" in missing.summary
+
+
+def test_log_times_are_read_in_the_zone_the_server_wrote_them_in(tmp_path):
+    """log_timezone is the server's: 12:30 at +02 is 10:30 UTC; unknown zones are not guessed."""
+    log = tmp_path / "postgresql.log"
+    fatal = 'FATAL:  password authentication failed for user "{}"'
+    log.write_text(
+        "\n".join(
+            [
+                "2026-01-05 12:30:00.001 +02 [11] " + fatal.format("erin"),  # 10:30 UTC: in
+                "2026-01-05 12:29:00 CET [12] " + fatal.format("erin"),  # 11:29 UTC: in
+                "2026-01-05 10:29:59.999 UTC [13] " + fatal.format("frank"),  # before: out
+                "2026-01-05 10:45:00.000 XYZT [14] " + fatal.format("gina"),  # unknown zone
+                "2026-01-05 10:46:00.000 UTC [15] LOG:  connection authorized: user=erin",
+                "2026-01-05 10:47:00.000 UTC [16] "
+                + fatal.format("ivan").replace("password", "Ident"),
+            ]
+        )
+        + "\n"
+    )
+    counted = failures_in_log(log, datetime(2026, 1, 5, 10, 30, tzinfo=UTC), 1 << 20)
+    assert {u: c["failed_attempts"] for u, c in counted["per_user"].items()} == {
+        "erin": 2,
+        "ivan": 1,
+    }
+    assert counted["methods"] == {"password": 2, "Ident": 1} and counted["undated"] == 1
+    assert counted["per_user"]["erin"]["last_attempt"] == datetime(2026, 1, 5, 11, 29, tzinfo=UTC)
+    # only the file's tail is read when it is large: the cut first line is dropped
+    tail = failures_in_log(log, datetime(2026, 1, 1, tzinfo=UTC), len(log.read_bytes()) - 5)
+    assert "erin" in tail["per_user"] and tail["per_user"]["erin"]["failed_attempts"] == 1

@@ -68,6 +68,20 @@ class PostgresTarget(Block):
             "headroom even while none of their sessions is connected."
         ),
     )
+    auth_log_path: str = Field(
+        "",
+        description=(
+            "The server's log file, as the worker sees it, to count failed logins in "
+            "(its log_line_prefix must start with %m or %t); empty: not read."
+        ),
+    )
+    auth_failures_query: str = Field(
+        "",
+        description=(
+            "A query returning username and failed_attempts (and optionally last_attempt) "
+            "for failed logins since %(since)s, e.g. over an application's auth_logs table."
+        ),
+    )
 
     @property
     def identity(self) -> str:

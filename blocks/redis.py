@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import redis
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr
@@ -28,6 +30,13 @@ class RedisTarget(Block):
     url: SecretStr = Field(description="redis://[:password@]host:port/db; kept secret.")
     name: str = Field("", description="Human name shown in messages, e.g. sessions-cache.")
     timeout_seconds: float = Field(5.0, gt=0, description="Socket and connect timeout in seconds.")
+
+    @property
+    def label(self) -> str:
+        """How the target appears in findings and messages: never with its password."""
+        parts = urlsplit(self.url.get_secret_value())
+        where = f"{parts.hostname or 'localhost'}:{parts.port or 6379}{parts.path or ''}"
+        return f"{self.name} ({where})" if self.name else where
 
     def client(self) -> redis.Redis:
         return redis.Redis.from_url(

@@ -58,8 +58,12 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def prefect_server(dsn: str, home: Path) -> Iterator[dict[str, str]]:
-    """A server on a fresh PostgreSQL database; yields the client environment."""
+def prefect_server(
+    dsn: str, home: Path, settings: dict[str, str] | None = None
+) -> Iterator[dict[str, str]]:
+    """A server on a fresh PostgreSQL database; yields the client environment.
+
+    ``settings`` are extra ``PREFECT_SERVER_*`` settings for the server process only."""
     database = f"fb_bench_{secrets.token_hex(3)}"
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
@@ -77,6 +81,7 @@ def prefect_server(dsn: str, home: Path) -> Iterator[dict[str, str]]:
             f"postgresql+asyncpg://{pg.get('user', 'postgres')}@{pg.get('host', '127.0.0.1')}:"
             f"{pg.get('port', 5432)}/{database}"
         ),
+        **(settings or {}),
     }
     log = open(home / "server.log", "wb")  # noqa: SIM115  # the child keeps it open
     server = subprocess.Popen(

@@ -28,9 +28,10 @@ from pathlib import Path
 
 import psycopg
 from prefect import flow
+from prefect.logging.handlers import APILogWorker
 from psycopg import sql
 
-from bench.trigger_latency import DSN, _client_settings, prefect_server
+from bench.trigger_latency import DSN, SMALL_POOL, _client_settings, prefect_server
 from flows.phases.assess import Check, assess, held_sessions, run_checks
 from flows.response import Response
 from incident.models import Alert, Finding, FindingStatus, Incident
@@ -165,12 +166,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     schema = f"fb_bench_{secrets.token_hex(3)}"
     runs: list[dict[str, float]] = []
-    with tempfile.TemporaryDirectory() as tmp, prefect_server(args.dsn, Path(tmp)) as env:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        prefect_server(args.dsn, Path(tmp), SMALL_POOL) as env,
+    ):
         record = IncidentRecord(args.dsn, schema)
         try:
             with _client_settings(env):
                 _measure(record, args.checks)  # warm-up: flows registered, clients connected
                 runs = [_measure(record, args.checks) for _ in range(args.repeats)]
+                APILogWorker.drain_all(timeout=10)  # the runs' logs reach the server first
         finally:
             record.close()
             with psycopg.connect(args.dsn, autocommit=True) as conn:

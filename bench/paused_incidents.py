@@ -34,7 +34,15 @@ from psycopg import sql
 
 from bench.proc_tree import Sampler, tree_rss
 from bench.sandbox_fleet import Sandbox, fleet, headroom
-from bench.trigger_latency import DSN, PREFECT, ROOT, _client_settings, _stop, prefect_server
+from bench.trigger_latency import (
+    DSN,
+    PREFECT,
+    ROOT,
+    SMALL_POOL,
+    _client_settings,
+    _stop,
+    prefect_server,
+)
 from blocks import IncidentPolicyBlock
 from blocks.store import IncidentStore
 from incident.models import Alert, AlertSource
@@ -45,11 +53,6 @@ __all__ = ["main"]
 
 DEPLOYMENT = "db-pool-exhaustion/db-pool-exhaustion"
 THRESHOLD = timedelta(seconds=2)  # offenders are aged past it before the runs start
-# the server's own pool, kept small: PostgreSQL's connections are shared with the faults
-SERVER = {
-    "PREFECT_SERVER_DATABASE_SQLALCHEMY_POOL_SIZE": "4",
-    "PREFECT_SERVER_DATABASE_SQLALCHEMY_MAX_OVERFLOW": "6",
-}
 
 
 def _policy(count: int) -> IncidentPolicy:
@@ -174,14 +177,15 @@ def _check_own_plan(
 
 def run(args: argparse.Namespace, home: Path) -> dict[str, Any]:
     free = headroom(args.dsn)
-    needed = args.incidents + 3 * args.limit + 25  # faults, running flows, server, bench
+    # a fault each, up to three per running flow (record, session, action), the server, this
+    needed = args.incidents + 3 * args.limit + 8 + 4
     if free < needed:
         raise SystemExit(f"PostgreSQL has {free} free connections; {needed} needed: lower -n")
     figures: dict[str, Any] = {}
     suffix = secrets.token_hex(3)
     schema = f"fb_bench_pi_rec_{suffix}"
     with (
-        prefect_server(args.dsn, home, SERVER) as env,
+        prefect_server(args.dsn, home, SMALL_POOL) as env,
         _client_settings(env),
         fleet(args.dsn, args.incidents, THRESHOLD.total_seconds() + 0.3) as sandboxes,
     ):
@@ -283,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         default=int(os.environ.get("FIREBREAK_BENCH_INCIDENTS", "50")),
         help="concurrent incidents (env FIREBREAK_BENCH_INCIDENTS; default 50)",
     )
-    parser.add_argument("--limit", type=int, default=4, help="the worker's concurrent runs")
+    parser.add_argument("--limit", type=int, default=3, help="the worker's concurrent runs")
     parser.add_argument("--dsn", default=DSN, help="PostgreSQL admin DSN")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:

@@ -35,11 +35,17 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-__all__ = ["main", "measure", "prefect_server"]
+__all__ = ["SMALL_POOL", "main", "measure", "prefect_server"]
 
 ROOT = Path(__file__).resolve().parents[1]
 PREFECT = Path(sys.executable).with_name("prefect")
 DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+# a server pool of a few connections: one benchmark's client needs no more, and PostgreSQL's
+# max_connections is shared with whatever else runs on the machine (CI, sandbox faults)
+SMALL_POOL = {
+    "PREFECT_SERVER_DATABASE_SQLALCHEMY_POOL_SIZE": "3",
+    "PREFECT_SERVER_DATABASE_SQLALCHEMY_MAX_OVERFLOW": "5",
+}
 
 
 def _port() -> int:

@@ -39,3 +39,6 @@ bench: $(STAMP)
 	$(PY) -m bench.record_append
 	$(PY) -m bench.alert_storm
 	$(PY) -m bench.trigger_latency
+	$(PY) -m bench.assessment
+	$(PY) -m bench.phase_overhead
+	$(PY) -m bench.paused_incidents

@@ -35,11 +35,17 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-__all__ = ["main", "measure", "prefect_server"]
+__all__ = ["SMALL_POOL", "main", "measure", "prefect_server"]
 
 ROOT = Path(__file__).resolve().parents[1]
 PREFECT = Path(sys.executable).with_name("prefect")
 DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+# a server pool of a few connections: one benchmark's client needs no more, and PostgreSQL's
+# max_connections is shared with whatever else runs on the machine (CI, sandbox faults)
+SMALL_POOL = {
+    "PREFECT_SERVER_DATABASE_SQLALCHEMY_POOL_SIZE": "3",
+    "PREFECT_SERVER_DATABASE_SQLALCHEMY_MAX_OVERFLOW": "5",
+}
 
 
 def _port() -> int:
@@ -58,8 +64,12 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @contextlib.contextmanager
-def prefect_server(dsn: str, home: Path) -> Iterator[dict[str, str]]:
-    """A server on a fresh PostgreSQL database; yields the client environment."""
+def prefect_server(
+    dsn: str, home: Path, settings: dict[str, str] | None = None
+) -> Iterator[dict[str, str]]:
+    """A server on a fresh PostgreSQL database; yields the client environment.
+
+    ``settings`` are extra ``PREFECT_SERVER_*`` settings for the server process only."""
     database = f"fb_bench_{secrets.token_hex(3)}"
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
@@ -77,6 +87,7 @@ def prefect_server(dsn: str, home: Path) -> Iterator[dict[str, str]]:
             f"postgresql+asyncpg://{pg.get('user', 'postgres')}@{pg.get('host', '127.0.0.1')}:"
             f"{pg.get('port', 5432)}/{database}"
         ),
+        **(settings or {}),
     }
     log = open(home / "server.log", "wb")  # noqa: SIM115  # the child keeps it open
     server = subprocess.Popen(

@@ -44,6 +44,12 @@ class IncidentRecord(EvidenceRows):
 
     # -- connection -------------------------------------------------------------------------
 
+    @property
+    def application_name(self) -> str:
+        """How this record's connections show in pg_stat_activity: one record (schema) among
+        the several a database server may hold, told apart by a DBA without guessing."""
+        return f"firebreak-record {self._schema}"[:63]
+
     def _connect(self) -> psycopg.Connection[dict[str, Any]]:
         try:
             return psycopg.connect(
@@ -51,7 +57,7 @@ class IncidentRecord(EvidenceRows):
                 autocommit=True,
                 row_factory=dict_row,
                 connect_timeout=5,
-                application_name="firebreak-record",
+                application_name=self.application_name,
                 # no server-side prepared statements: a newer Firebreak migrating the record
                 # under a long-lived connection must not break its cached plans
                 prepare_threshold=None,

@@ -8,10 +8,9 @@ reports that action instead of acting again.
 
 from __future__ import annotations
 
-from prefect import flow
-
 from flows.locks import hold_target
 from flows.phases.mitigate import Actuator, ApprovalRequest
+from flows.phases.phase import phase
 from flows.response import Response
 from incident.models import Action, ActionStatus, Approval, IncidentStatus
 
@@ -36,7 +35,7 @@ def recorded_action(response: Response, digest: str) -> Action | None:
     return None
 
 
-@flow(name="apply", validate_parameters=False)
+@phase("apply")
 def apply(
     response: Response, request: ApprovalRequest, approval: Approval, actuator: Actuator
 ) -> Action:

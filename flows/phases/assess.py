@@ -12,9 +12,10 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from prefect import Task, flow
+from prefect import Task
 from prefect.artifacts import create_table_artifact
 
+from flows.phases.phase import phase
 from flows.response import Response
 from incident.classification import classify
 from incident.models import Finding
@@ -71,7 +72,7 @@ def publish_findings(response: Response, findings: Sequence[Finding], key: str) 
     )
 
 
-@flow(name="assess", validate_parameters=False)
+@phase("assess")
 def assess(
     response: Response,
     checks: Sequence[Check],

@@ -7,9 +7,8 @@ finds the incident it declared; either way it is adopted, not declared twice.
 
 from __future__ import annotations
 
-from prefect import flow
-
 from blocks.slack import SlackWorkspace
+from flows.phases.phase import phase
 from flows.response import Response
 from incident import templates
 from incident.models import Alert, Incident
@@ -24,7 +23,7 @@ def incident_from_row(row: dict[str, object]) -> Incident:
     return Incident.model_validate({k: v for k, v in row.items() if v is not None})
 
 
-@flow(name="declare", validate_parameters=False)
+@phase("declare")
 def declare(
     alert: Alert,
     *,

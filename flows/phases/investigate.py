@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
+from flows.phases.phase import phase
 from flows.response import Response
 from incident.decision import Decision
 from incident.investigation import Recommendation, decide_mitigation, rank_hypotheses
@@ -58,7 +58,7 @@ def weigh(response: Response, findings: list[Finding]) -> Recommendation:
     return recommendation
 
 
-@flow(name="investigate", validate_parameters=False)
+@phase("investigate")
 def investigate(
     response: Response, findings: list[Finding], decide: Callable[[list[Finding]], Decision]
 ) -> Decision:

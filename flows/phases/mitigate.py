@@ -13,10 +13,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from prefect import Task, flow, runtime
+from prefect import Task, runtime
 from prefect.artifacts import create_markdown_artifact
 
 from flows.answer import pause_key
+from flows.phases.phase import phase
 from flows.response import Response
 from incident import templates
 from incident.escalation import approval_stage, approval_window
@@ -100,7 +101,7 @@ def recorded_request(response: Response, plan: Plan, attempt: int) -> ApprovalRe
     return None
 
 
-@flow(name="mitigate", validate_parameters=False)
+@phase("mitigate")
 def mitigate(
     response: Response,
     plan: Plan,

@@ -6,13 +6,13 @@ incident whose run is long gone.
 
 from __future__ import annotations
 
-from prefect import flow
 from prefect.artifacts import (
     create_markdown_artifact,
     create_progress_artifact,
     create_table_artifact,
 )
 
+from flows.phases.phase import phase
 from flows.response import Response
 from incident.checklists import (
     checklist_markdown,
@@ -27,7 +27,7 @@ from incident.postmortem import incident_metrics, postmortem_markdown
 __all__ = ["post_incident"]
 
 
-@flow(name="post-incident", validate_parameters=False)
+@phase("post-incident")
 def post_incident(response: Response, *, root_cause: str, follow_ups: list[str]) -> str:
     """Timeline, findings and post-mortem as artifacts; returns the post-mortem markdown."""
     record, incident_id = response.record, response.id

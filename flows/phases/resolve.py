@@ -13,9 +13,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from prefect import flow
-
 from flows.phases.assess import Check, run_checks
+from flows.phases.phase import phase
 from flows.response import Response
 from incident import templates
 from incident.models import Finding, FindingStatus, IncidentStatus, utcnow
@@ -101,7 +100,7 @@ def monitor(response: Response, checks: Sequence[Check]) -> Verification:
     return Verification(not bad, message, tuple(findings))
 
 
-@flow(name="resolve", validate_parameters=False)
+@phase("resolve")
 def resolve(
     response: Response, checks: Sequence[Check], *, root_cause: str, fix: str
 ) -> Verification:

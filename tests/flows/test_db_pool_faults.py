@@ -107,10 +107,12 @@ def test_an_unreachable_database_gives_unreachable_findings_and_escalates_not_cr
     assert record.approvals(incident["id"]) == []
 
 
-def record_connections(admin_dsn: str) -> int:
+def record_connections(admin_dsn: str, record) -> int:  # type: ignore[no-untyped-def]
+    """This test's record's connections only: other runs share the server."""
     with psycopg.connect(admin_dsn) as conn:
         return conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'firebreak-record'"
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+            (record.application_name,),
         ).fetchone()[0]
 
 
@@ -122,9 +124,11 @@ def test_dry_run_shows_the_plan_and_terminates_nothing(
 ):
     before = pool_exhaustion.alive()
     record.incidents()  # the test's own record connection, open before counting
-    connections = record_connections(admin_dsn)
+    connections = record_connections(admin_dsn, record)
     state = respond(dry_run=True).join()
-    assert record_connections(admin_dsn) == connections, "the run kept its record connection"
+    assert record_connections(admin_dsn, record) == connections, (
+        "the run kept its record connection"
+    )
 
     assert state.name == "DryRun" and "would terminate" in state.message
     assert pool_exhaustion.alive() == before

@@ -109,7 +109,8 @@ def test_a_dropped_connection_is_reopened_and_the_write_goes_through(record, adm
     with psycopg.connect(admin_dsn, autocommit=True) as admin:
         admin.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE application_name = 'firebreak-record' AND pid <> pg_backend_pid()"
+            " WHERE application_name = %s AND pid <> pg_backend_pid()",
+            (record.application_name,),
         )
     record.append(event(incident.id, 1))
     assert [e.message for e in record.timeline(incident.id)] == ["1"]

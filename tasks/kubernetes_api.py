@@ -30,6 +30,7 @@ __all__ = [
     "classify_kubernetes_error",
     "describe_target",
     "kubernetes_api",
+    "list_in_namespace",
     "scrub",
 ]
 
@@ -202,3 +203,19 @@ def call_api(
         if error is None:
             raise
         raise error from None  # the classified message is complete; keep client internals out
+
+
+_CORE_LISTS = {
+    "pods": "list_namespaced_pod",
+    "services": "list_namespaced_service",
+    "endpoints": "list_namespaced_endpoints",
+}
+
+
+def list_in_namespace(api: client.ApiClient, target: KubernetesTarget, resource: str) -> list[Any]:
+    """Every pod, service or endpoints object of the target's namespace, as one classified
+    request: the reads most checks start from."""
+    method = getattr(client.CoreV1Api(api), _CORE_LISTS[resource])
+    return call_api(
+        api, target, method, verb="list", resource=resource, namespace=target.namespace
+    ).items

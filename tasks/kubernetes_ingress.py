@@ -14,7 +14,7 @@ from kubernetes import client
 from blocks.kubernetes import KubernetesTarget
 from incident.models import Finding, FindingStatus
 from tasks.diagnostic import diagnostic
-from tasks.kubernetes_api import call_api, kubernetes_api
+from tasks.kubernetes_api import call_api, kubernetes_api, list_in_namespace
 
 __all__ = ["INGRESS_BACKENDS_CHECK", "read_ingress_backends"]
 
@@ -91,32 +91,11 @@ def read_ingress_backends(target: KubernetesTarget) -> Finding:
             group="networking.k8s.io",
             namespace=target.namespace,
         ).items
-        core = client.CoreV1Api(api)
         services: dict[str, client.V1Service] = {}
         endpoints: dict[str, client.V1Endpoints] = {}
         if ingresses:
-            services = {
-                s.metadata.name: s
-                for s in call_api(
-                    api,
-                    target,
-                    core.list_namespaced_service,
-                    verb="list",
-                    resource="services",
-                    namespace=target.namespace,
-                ).items
-            }
-            endpoints = {
-                e.metadata.name: e
-                for e in call_api(
-                    api,
-                    target,
-                    core.list_namespaced_endpoints,
-                    verb="list",
-                    resource="endpoints",
-                    namespace=target.namespace,
-                ).items
-            }
+            services = {s.metadata.name: s for s in list_in_namespace(api, target, "services")}
+            endpoints = {e.metadata.name: e for e in list_in_namespace(api, target, "endpoints")}
     rows = [
         {"ingress": ing.metadata.name, "host": host, "path": path, **_judge(b, services, endpoints)}
         for ing in sorted(ingresses, key=lambda i: i.metadata.name)

@@ -18,7 +18,13 @@ from incident.investigation import CONFIG_ERROR_PATTERN
 from incident.models import Finding, FindingStatus
 from tasks.diagnostic import diagnostic
 from tasks.kubernetes import REVISION_ANNOTATION, _matches
-from tasks.kubernetes_api import KubernetesPermanentError, call_api, kubernetes_api, scrub
+from tasks.kubernetes_api import (
+    KubernetesPermanentError,
+    call_api,
+    kubernetes_api,
+    list_in_namespace,
+    scrub,
+)
 
 __all__ = [
     "read_container_logs",
@@ -48,6 +54,22 @@ def _deployments(api: client.ApiClient, target: KubernetesTarget) -> list[client
 
 def _revision(obj: Any) -> int:
     return int((obj.metadata.annotations or {}).get(REVISION_ANNOTATION) or 0)
+
+
+def _rollback_to(
+    revisions: list[dict[str, Any]], current: int, since: datetime | None
+) -> dict[str, Any] | None:
+    """The revision to return to: the one before the revision that was running when the
+    alert began. Rollouts after that (a hurried fix that failed too) are not a base to
+    return to; without the alert's start, the revision before the current one."""
+    older = [r for r in revisions if r["revision"] < current]  # newest first
+    if since is not None:
+        running = next(
+            (r for r in revisions if datetime.fromisoformat(r["created"]) <= since), None
+        )
+        if running is not None and running["revision"] < current:
+            return next((r for r in older if r["revision"] < running["revision"]), None)
+    return older[0] if older else None
 
 
 @diagnostic("rollout_history", tags=("kubernetes",))
@@ -97,7 +119,7 @@ def read_rollout_history(
         last_at = datetime.fromisoformat(last["created"]) if last else None
         moment = since or datetime.now(UTC)  # the alert's start, else now
         recent = bool(last_at and len(revisions) > 1 and last_at >= moment - window)
-        previous = next((r for r in revisions if r["revision"] < current), None)
+        previous = _rollback_to(revisions, current, since)
         rows.append(
             {
                 "name": d.metadata.name,
@@ -135,14 +157,7 @@ def read_rollout_history(
 
 
 def _pods(api: client.ApiClient, target: KubernetesTarget) -> list[client.V1Pod]:
-    return call_api(
-        api,
-        target,
-        client.CoreV1Api(api).list_namespaced_pod,
-        verb="list",
-        resource="pods",
-        namespace=target.namespace,
-    ).items
+    return list_in_namespace(api, target, "pods")
 
 
 def _owner(deployments: list[client.V1Deployment], pod: client.V1Pod) -> str | None:
@@ -276,26 +291,8 @@ def read_pod_usage(target: KubernetesTarget) -> Finding:
 def read_service_endpoints(target: KubernetesTarget) -> Finding:
     """Runbook 004 "Service Outage": ``kubectl get endpoints`` — services nobody can reach."""
     with kubernetes_api(target) as api:
-        core = client.CoreV1Api(api)
-        services = call_api(
-            api,
-            target,
-            core.list_namespaced_service,
-            verb="list",
-            resource="services",
-            namespace=target.namespace,
-        ).items
-        endpoints = {
-            e.metadata.name: e
-            for e in call_api(
-                api,
-                target,
-                core.list_namespaced_endpoints,
-                verb="list",
-                resource="endpoints",
-                namespace=target.namespace,
-            ).items
-        }
+        services = list_in_namespace(api, target, "services")
+        endpoints = {e.metadata.name: e for e in list_in_namespace(api, target, "endpoints")}
     rows = []
     for svc in services:
         if not svc.spec.selector:  # ExternalName / manually managed: nothing to judge

@@ -18,7 +18,12 @@ from kubernetes.utils import parse_quantity
 from blocks.kubernetes import KubernetesTarget
 from incident.models import Finding, FindingStatus
 from tasks.diagnostic import diagnostic
-from tasks.kubernetes_api import KubernetesPermanentError, call_api, kubernetes_api
+from tasks.kubernetes_api import (
+    KubernetesPermanentError,
+    call_api,
+    kubernetes_api,
+    list_in_namespace,
+)
 from tasks.kubernetes_nodes import NODE_RBAC_MANIFEST, list_nodes
 
 __all__ = ["METRICS_GROUP", "RESOURCE_USAGE_CHECK", "read_resource_usage"]
@@ -126,17 +131,7 @@ def read_resource_usage(target: KubernetesTarget, *, metrics_version: str = "v1b
                 ),
                 evidence={"http_status": 404, "api": f"{METRICS_GROUP}/{metrics_version}"},
             )
-        pods = {
-            p.metadata.name: p
-            for p in call_api(
-                api,
-                target,
-                client.CoreV1Api(api).list_namespaced_pod,
-                verb="list",
-                resource="pods",
-                namespace=target.namespace,
-            ).items
-        }
+        pods = {p.metadata.name: p for p in list_in_namespace(api, target, "pods")}
         node_items: list[dict[str, Any]] = []
         nodes: dict[str, client.V1Node] | None = None
         try:

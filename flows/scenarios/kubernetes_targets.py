@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from prefect import Flow, flow
@@ -52,15 +53,19 @@ _READS = {
 @dataclass(frozen=True)
 class KubeTargets:
     cluster: KubernetesTarget
+    since: datetime | None = None
+    """When the alert began: what was running then is the rollout under suspicion."""
 
     @classmethod
     def of(cls, p: Mapping[str, Any]) -> KubeTargets:
-        return cls(cluster=resolve_block(KubernetesTarget, p["cluster"]))
+        return cls(cluster=resolve_block(KubernetesTarget, p["cluster"]), since=p.get("since"))
 
 
 def kube_checks(t: KubeTargets, policy: IncidentPolicy, *names: str) -> list[Check]:
     """The named runbook checks on the scenario's namespace."""
-    extra: dict[str, dict[str, Any]] = {"rollout_history": {"window": policy.rollout_window}}
+    extra: dict[str, dict[str, Any]] = {
+        "rollout_history": {"window": policy.rollout_window, "since": t.since}
+    }
     return [
         Check(name, t.cluster.label, _READS[name], {"target": t.cluster, **extra.get(name, {})})
         for name in names
@@ -94,7 +99,13 @@ def kubernetes_flow(scenario: Scenario[KubeTargets], summary: str) -> Flow[..., 
         incident_id: str | None = None,
     ) -> State:
         setting = Setting.resolve(store, slack, policy, dry_run)
-        return respond_with(scenario, {"cluster": cluster}, alert, setting, incident_id=incident_id)
+        return respond_with(
+            scenario,
+            {"cluster": cluster, "since": alert.starts_at},
+            alert,
+            setting,
+            incident_id=incident_id,
+        )
 
     respond_in_namespace.__doc__ = summary + _ARGS
     return flow(

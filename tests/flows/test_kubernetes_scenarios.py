@@ -178,3 +178,42 @@ def test_a_crash_loop_after_a_rollout_ends_with_the_rollback(
 
     assert flow.join(timeout=300).name == "Resolved"
     assert workloads.read("worker").spec.template.spec.containers[0].image == GOOD
+
+
+def test_a_new_rollout_after_approval_is_re_planned_not_rolled_over(
+    background, prefect_api, responder, incident_store, record, broken_rollout
+):
+    """The approved plan pinned revision 1 against revision 2; a pipeline ships revision 3
+    (a fix that fails too) before the apply: nothing of the old plan is written, and the new
+    plan still returns to revision 1, what ran before the alert, not to the broken 2."""
+    workloads = broken_rollout
+    flow = run(background, "KubeDeploymentReplicasMismatch", responder.target, incident_store)
+    incident_id, run_id, digest = wait_for_approval_request(record, "service-outage")
+    workloads.set_image("web", "busybox:nonexistent", revision="3")
+    trail = workloads.audit().since_now()
+    answer(run_id, approve=True, approver="alice", plan_digest=digest)
+
+    def asked_again():  # type: ignore[no-untyped-def]
+        asked = [
+            e
+            for e in record.timeline(incident_id)
+            if (e.step, e.status) == ("approval", "started") and e.data["plan_digest"] != digest
+        ]
+        return asked[-1].data["plan_digest"] if asked else None
+
+    again = wait_for("a request for a new plan", asked_again, timeout=240)
+    [new_plan] = [p for p in record.plans(incident_id) if p.digest == again]
+    item = new_plan.items[0]
+    assert (item["from_revision"], item["to_revision"]) == (3, 1), (
+        "back past the hurried fix to what ran before the alert"
+    )
+    assert not [m for m in trail.mutations(responder.user) if not m.dry_run], (
+        "nothing of the stale plan was written"
+    )
+    assert workloads.read("web").spec.template.spec.containers[0].image == "busybox:nonexistent"
+    steps = steps_of(record, incident_id)
+    assert ("investigate", "replan", "info") in steps
+
+    wait_for_approval_request(record, "service-outage")  # paused on the new request
+    assert answer(run_id, approve=False, approver="alice", plan_digest=again).accepted
+    assert flow.join(timeout=240).name == "Escalated"

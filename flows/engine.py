@@ -25,7 +25,7 @@ from blocks.policy import IncidentPolicyBlock
 from blocks.slack import SlackWorkspace
 from blocks.store import IncidentStore
 from flows.hooks import OPEN_INCIDENTS
-from flows.phases.apply import apply
+from flows.phases.apply import applied_action, apply
 from flows.phases.approval import auto_approved, await_approval
 from flows.phases.assess import Check, assess
 from flows.phases.blast_radius import capped, refused, second_approval
@@ -256,7 +256,7 @@ def respond_with(
                     f"the approved {plan.action} could not run: {error}",
                     approval=approval,
                 )
-            action: Action = state.result()
+            action = applied_action(response, state, plan)
             if action.status is ActionStatus.STALE:
                 break  # the target changed under the plan: re-plan and ask again
             if action.status in (ActionStatus.PARTIAL, ActionStatus.FAILED):

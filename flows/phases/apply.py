@@ -8,13 +8,16 @@ reports that action instead of acting again.
 
 from __future__ import annotations
 
+from prefect.exceptions import MissingResult
+from prefect.states import State
+
 from flows.locks import hold_target
 from flows.phases.mitigate import Actuator, ApprovalRequest
 from flows.phases.phase import phase
 from flows.response import Response
-from incident.models import Action, ActionStatus, Approval, IncidentStatus
+from incident.models import Action, ActionStatus, Approval, IncidentStatus, Plan
 
-__all__ = ["apply", "recorded_action"]
+__all__ = ["applied_action", "apply", "recorded_action"]
 
 
 def recorded_action(response: Response, digest: str) -> Action | None:
@@ -59,3 +62,15 @@ def apply(
     if action.status in (ActionStatus.APPLIED, ActionStatus.NOOP):
         response.set_status(IncidentStatus.MONITORING, milestone="mitigated_at")
     return action
+
+
+def applied_action(response: Response, state: State, plan: Plan) -> Action:
+    """The apply phase's action; from the record when its state came back without data (a
+    state call retried against a slow API is answered from the server, without it)."""
+    try:
+        return state.result()
+    except MissingResult:
+        action = recorded_action(response, plan.digest)
+        if action is None:
+            raise
+        return action

@@ -5,6 +5,12 @@ import os
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_TO_API_BATCH_INTERVAL", "0.3")
 os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
+# The session's API is one SQLite-backed process shared by every test on a loaded 2-core
+# machine: a state change can take over the client's default 60 s. The client then retries,
+# the first attempt has already gone through, and the retry is rejected ("already made this
+# state transition"): a pause that ends its run, a result that comes back empty. Waiting
+# longer is the cure here; nothing in a test may depend on an API call being quick.
+os.environ.setdefault("PREFECT_API_REQUEST_TIMEOUT", "300")
 
 pytest_plugins = [
     "tests.fixtures.prefect_api",

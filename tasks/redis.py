@@ -15,7 +15,7 @@ from incident.models import Finding, FindingStatus
 from incident.redact import redact
 from tasks.retrying import retry_only_transient
 
-__all__ = ["read_redis_info"]
+__all__ = ["read_info", "read_redis_info"]
 
 _FIELDS = (
     "connected_clients",
@@ -29,22 +29,34 @@ _FIELDS = (
 )
 
 
-def _info(target: RedisTarget) -> dict[str, Any]:
-    """INFO from a fresh client; connection failures are classified here, once."""
-    client = target.client()
+def read_info(client: redis.Redis, target: RedisTarget) -> dict[str, Any]:
+    """INFO (default sections) on ``client``; connection failures are classified here, once,
+    for every Redis check."""
     try:
         return dict(client.info())
     except redis.AuthenticationError:
         raise PermanentError(
-            f"Redis {target.name or 'target'} refused the credentials: check the URL in its "
-            "RedisTarget block"
+            f"Redis {target.label} refused the credentials: check the URL in its RedisTarget block"
         ) from None
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         raise TransientError(
-            f"Redis {target.name or 'target'} is unreachable "
+            f"Redis {target.label} is unreachable "
             f"({redact(str(exc), target.url.get_secret_value())}): check the URL in its "
             "RedisTarget block and that the server is up"
         ) from None
+    except redis.ResponseError as exc:
+        if "NOAUTH" in str(exc) or "WRONGPASS" in str(exc):
+            raise PermanentError(
+                f"Redis {target.label} requires a password the URL does not give: set it in "
+                "its RedisTarget block"
+            ) from None
+        raise
+
+
+def _info(target: RedisTarget) -> dict[str, Any]:
+    client = target.client()
+    try:
+        return read_info(client, target)
     finally:
         client.close()
 

@@ -11,15 +11,11 @@ which).
 from __future__ import annotations
 
 import time
-from typing import Any
-
-import redis
 
 from blocks.redis import RedisTarget
-from incident.errors import PermanentError, TransientError
 from incident.models import Finding, FindingStatus
-from incident.redact import redact
 from tasks.diagnostic import diagnostic
+from tasks.redis import read_info
 
 __all__ = ["read_redis_stats"]
 
@@ -31,29 +27,6 @@ _COUNTERS = (
     "expired_keys",
     "total_commands_processed",
 )
-
-
-def _read(client: redis.Redis, target: RedisTarget) -> dict[str, Any]:
-    """INFO (default sections); connection failures classified here."""
-    try:
-        return dict(client.info())
-    except redis.AuthenticationError:
-        raise PermanentError(
-            f"Redis {target.label} refused the credentials: check the URL in its RedisTarget block"
-        ) from None
-    except (redis.ConnectionError, redis.TimeoutError) as exc:
-        raise TransientError(
-            f"Redis {target.label} is unreachable "
-            f"({redact(str(exc), target.url.get_secret_value())}): check the URL in its "
-            "RedisTarget block and that the server is up"
-        ) from None
-    except redis.ResponseError as exc:
-        if "NOAUTH" in str(exc) or "WRONGPASS" in str(exc):
-            raise PermanentError(
-                f"Redis {target.label} requires a password the URL does not give: set it in "
-                "its RedisTarget block"
-            ) from None
-        raise
 
 
 def _hit_rate(hits: int, misses: int) -> float | None:
@@ -76,10 +49,10 @@ def read_redis_stats(
     """
     client = target.client()
     try:
-        first = _read(client, target)
+        first = read_info(client, target)
         started = time.monotonic()
         time.sleep(interval_seconds)
-        second = _read(client, target)
+        second = read_info(client, target)
         elapsed = time.monotonic() - started
     finally:
         client.close()

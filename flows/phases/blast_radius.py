@@ -46,7 +46,9 @@ def refused(response: Response, verdict: Verdict) -> bool:
     return True
 
 
-def _second_request(response: Response, request: ApprovalRequest, first: Approval, why: str):  # type: ignore[no-untyped-def]
+def _second_request(
+    response: Response, request: ApprovalRequest, first: Approval, why: str
+) -> ApprovalRequest:
     key = f"{request.key}b"  # awaited_plan() still reads the same digest from it
     for event in reversed(response.record.timeline(response.id)):
         if (event.step, event.status) == ("approval", "started") and event.data.get(

@@ -21,8 +21,12 @@ $(STAMP): pyproject.toml
 drill: $(STAMP)
 	$(PY) -m flows.drill
 
+# Two workers, each with its own Prefect API; tests that share a fixed resource carry one
+# xdist_group mark and run on one worker. TEST_WORKERS=0 runs everything in this process.
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

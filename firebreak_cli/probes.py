@@ -20,12 +20,17 @@ from slack_sdk.errors import SlackApiError
 
 from blocks import (
     HealthEndpoints,
+    HttpEndpoint,
     IncidentPolicyBlock,
     IncidentStore,
     KubernetesTarget,
+    PagerDutyService,
     PostgresTarget,
+    PrometheusTarget,
     RedisTarget,
+    RoutingRulesBlock,
     SlackWorkspace,
+    StatusPage,
 )
 from incident.redact import describe_dsn, redact
 from tasks.kubernetes_api import call_api, kubernetes_api
@@ -108,6 +113,54 @@ def _policy(block: IncidentPolicyBlock) -> tuple[str, str]:
     return "policy", f"valid ({block.policy.scheme} scheme)"
 
 
+def _endpoint(block: HttpEndpoint) -> tuple[str, str]:
+    with block.client() as http:
+        status = http.get(block.url).status_code
+    if not block.is_expected(status):
+        wanted = block.expected_status or "a 2xx"
+        raise RuntimeError(f"{block.url} answered HTTP {status}, expected {wanted}")
+    return block.url, f"answers HTTP {status}"
+
+
+def _prometheus(block: PrometheusTarget) -> tuple[str, str]:
+    with block.client() as http:
+        response = http.get("/api/v1/status/buildinfo")
+    if response.status_code != 200:
+        raise RuntimeError(
+            f"{block.url} answered HTTP {response.status_code} to /api/v1/status/buildinfo: "
+            "check the URL (the API's base, without /api/v1) and the token"
+        )
+    version = (response.json().get("data") or {}).get("version", "unknown version")
+    return block.url, f"Prometheus API answers ({version})"
+
+
+def _status_page(block: StatusPage) -> tuple[str, str]:
+    response = httpx.get(
+        f"{block.api_base_url}v1/pages/{block.page_id}/components",
+        headers={"Authorization": f"OAuth {block.api_key.get_secret_value()}"},
+        timeout=block.timeout_seconds,
+    )
+    if response.status_code in (401, 403):
+        raise RuntimeError("the status page refused the API key: check it in the block")
+    if response.status_code == 404:
+        raise RuntimeError(f"there is no page {block.page_id!r}: check the page id")
+    response.raise_for_status()
+    return block.api_base_url, f"page {block.page_id}: {len(response.json())} component(s)"
+
+
+def _pager(block: PagerDutyService) -> tuple[str, str]:
+    # The Events API has nothing to read: the only proof of a routing key is a page, and a
+    # doctor that pages the on-call is worse than one that says what it did not check.
+    contacts = len(block.contact_routing_keys)
+    return block.events_url, (
+        f"routing key set, {contacts} contact key(s); not sent (a test event would page)"
+    )
+
+
+def _routes(block: RoutingRulesBlock) -> tuple[str, str]:
+    return "routing rules", f"valid, {len(block.rules.routes)} route(s)"
+
+
 PROBES: dict[type[Block], Callable[[Any], tuple[str, str]]] = {
     PostgresTarget: _postgres,
     IncidentStore: _store,
@@ -116,6 +169,11 @@ PROBES: dict[type[Block], Callable[[Any], tuple[str, str]]] = {
     RedisTarget: _redis,
     HealthEndpoints: _health,
     IncidentPolicyBlock: _policy,
+    HttpEndpoint: _endpoint,
+    PrometheusTarget: _prometheus,
+    StatusPage: _status_page,
+    PagerDutyService: _pager,
+    RoutingRulesBlock: _routes,
 }
 
 
@@ -152,4 +210,8 @@ def _system_of(block: Block) -> str:
         return block.label
     if isinstance(block, HealthEndpoints):
         return ", ".join(block.urls)
+    if isinstance(block, HttpEndpoint | PrometheusTarget):
+        return block.url
+    if isinstance(block, StatusPage):
+        return block.api_base_url
     return type(block).__name__

@@ -20,6 +20,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from rich.table import Table
 
+import blocks
 from blocks import (
     HealthEndpoints,
     IncidentPolicyBlock,
@@ -36,15 +37,12 @@ from incident.redact import describe_dsn
 
 __all__ = ["InitRow", "initialise", "render"]
 
-BLOCK_TYPES: tuple[type[Block], ...] = (
-    PostgresTarget,
-    IncidentStore,
-    SlackWorkspace,
-    KubernetesTarget,
-    RedisTarget,
-    HealthEndpoints,
-    IncidentPolicyBlock,
+BLOCK_TYPES: tuple[type[Block], ...] = tuple(
+    obj
+    for obj in (getattr(blocks, name) for name in blocks.__all__)
+    if isinstance(obj, type) and issubclass(obj, Block)
 )
+"""Every Firebreak block type, so the UI offers each form (a new block needs no edit here)."""
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,12 @@ read before a re-plan) finds a different pause and changes nothing.
 from __future__ import annotations
 
 import enum
+import time
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from prefect.client.orchestration import get_client
+from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.objects import State
 from prefect.exceptions import ObjectNotFound
 from prefect.input import RunInput
@@ -32,6 +33,7 @@ __all__ = [
 ]
 
 _PREFIX = "approval-"
+SCHEMA_WAIT_SECONDS = 60.0  # how long an answer waits for a just-paused run's form
 
 
 class Decision(enum.StrEnum):
@@ -133,7 +135,7 @@ def submit_decision(
                 f"flow run {run.name} now waits on plan {waiting_on}, not {plan_digest}: "
                 "the plan changed since this request; nothing was changed, answer the new one",
             )
-        response = client.resume_flow_run(run_id, run_input=answer.model_dump(mode="json"))
+        response = _resume(client, run_id, answer.model_dump(mode="json"))
     if response.status.value != "ACCEPT":
         reason_text = getattr(response.details, "reason", "") or response.status.value
         return SubmitResult(
@@ -142,6 +144,24 @@ def submit_decision(
     return SubmitResult(
         SubmitOutcome.ACCEPTED, f"{answer.decision.value} by {approver} recorded for {run.name}"
     )
+
+
+def _resume(client: SyncPrefectClient, run_id: UUID, run_input: dict[str, Any]) -> Any:
+    """Resume; an answer that comes the instant the run pauses is held until its form exists.
+
+    ``pause_flow_run`` sets the run Paused first and saves the form's schema just after, so
+    an answer in between (a drill, a fast click on a Slack button posted before the pause)
+    is rejected with "Run input schema not found" though the run is waiting for it.
+    """
+    deadline = time.monotonic() + SCHEMA_WAIT_SECONDS
+    while True:
+        response = client.resume_flow_run(run_id, run_input=run_input)
+        reason = str(getattr(response.details, "reason", "") or "")
+        if response.status.value == "ACCEPT" or "schema not found" not in reason.lower():
+            return response
+        if time.monotonic() > deadline:
+            return response
+        time.sleep(0.5)
 
 
 def set_running(flow_run_id: UUID) -> None:

@@ -119,7 +119,7 @@ def run_db_pool_drill(admin_dsn: str = DEFAULT_DSN, approve_after: float = 1.0) 
 
         def on_call() -> None:
             incident_id, run_id, digest = wait_for_approval_request(
-                record, SCENARIO, timeout=120, ignore=seen
+                record, SCENARIO, timeout=300, ignore=seen
             )
             time.sleep(approve_after)  # a person reads the plan before deciding
             fault.move_on()  # meanwhile a pooled connection finishes and takes fresh work

@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from kubernetes.utils import parse_quantity
+
 from incident.decision import Decision, by_check
 from incident.investigation import CONFIG_ERROR_PATTERN
 from incident.models import Finding, Plan
@@ -117,16 +119,19 @@ def decide_oom(findings: list[Finding], target: str, *, factor: float, cap_bytes
         if key not in oom or key in seen or not limit or row["deployment"] not in history:
             continue
         seen.add(key)
-        after = min(math.ceil(limit * factor / _MI) * _MI, cap_bytes)
-        if after <= limit:
-            notes.append(
-                f"{key[0]}/{key[1]} is at the policy's cap ({_format(cap_bytes)}): not raised"
-            )
-            continue
         deployment = history[row["deployment"]]
         spec = next(
             (c for c in deployment.get("containers", []) if c["name"] == row["container"]), {}
         )
+        # raised from what the template says now: mid-rollout, pods run older limits
+        template_limit = spec.get("limits", {}).get("memory")
+        base = int(parse_quantity(template_limit)) if template_limit else limit
+        after = min(math.ceil(base * factor / _MI) * _MI, cap_bytes)
+        if after <= base:
+            notes.append(
+                f"{key[0]}/{key[1]} is at the policy's cap ({_format(cap_bytes)}): not raised"
+            )
+            continue
         items.append(
             {
                 "kind": "Deployment",

@@ -5,9 +5,12 @@ from __future__ import annotations
 import secrets
 
 import pytest
+from prefect.blocks.core import Block
+from prefect.client.orchestration import get_client
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from psycopg.conninfo import conninfo_to_dict
 
+import blocks
 from blocks import PostgresTarget, SlackWorkspace
 from sandbox.demo_service import DemoService
 from tests.fixtures.postgres import ADMIN_DSN
@@ -15,6 +18,23 @@ from tests.fixtures.redis import REDIS_URL
 from tests.fixtures.slack import SLACK_TEST_TOKEN
 
 pytestmark = pytest.mark.prefect
+
+
+def block_classes() -> list[type[Block]]:
+    """Every Block subclass the blocks package defines, found by walking its modules."""
+    import importlib
+    import pkgutil
+
+    found: set[type[Block]] = set()
+    for mod in pkgutil.iter_modules(blocks.__path__):
+        module = importlib.import_module(f"blocks.{mod.name}")
+        found |= {
+            v
+            for v in vars(module).values()
+            if isinstance(v, type) and issubclass(v, Block) and v.__module__ == module.__name__
+        }
+    assert PostgresTarget in found, "the walk found the blocks package's classes"
+    return sorted(found, key=lambda c: c.__name__)
 
 
 def test_init_creates_blocks_that_doctor_finds_reachable_and_keeps_them_on_a_second_run(
@@ -46,6 +66,9 @@ def test_init_creates_blocks_that_doctor_finds_reachable_and_keeps_them_on_a_sec
             # the diagnosed target is the sandbox database, never one with real data
             assert conninfo_to_dict(target.dsn.get_secret_value())["dbname"] == "firebreak_sandbox"
             assert SlackWorkspace.load(block_names.slack).api_base_url == slack_stub.base_url
+            with get_client(sync_client=True) as client:
+                for cls in block_classes():  # every form is offered in the UI
+                    client.read_block_type_by_slug(cls.get_block_type_slug())
 
         second = firebreak(
             "init", env={**env, "FIREBREAK_SLACK_API_URL": "http://127.0.0.1:9/api/"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -27,6 +28,12 @@ def test_serve_registers_the_deployments_with_the_settings_block_names_and_stops
         "FIREBREAK_RECEIVER_MODULE": f"no_receiver_{secrets.token_hex(3)}",
         **block_names.env(),
     }
+    with get_client(sync_client=True) as client:
+        # a deployment of the same name made by an earlier test's `prefect deploy` keeps its
+        # work pool when serve() updates it: start from none, as on a fresh server
+        for name in ("db-pool-exhaustion/db-pool-exhaustion", "drill/drill"):
+            with contextlib.suppress(ObjectNotFound):
+                client.delete_deployment(client.read_deployment_by_name(name).id)
     log = tmp_path / "serve.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(

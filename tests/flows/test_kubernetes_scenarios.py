@@ -10,10 +10,12 @@ from datetime import timedelta
 import pytest
 
 from flows.respond import respond, routing_rules
-from incident.models import Alert, AlertSource
+from incident.models import ActionStatus, Alert, AlertSource
 from incident.routing import RoutingRules
 from sandbox.approver import answer, wait_for_approval_request
+from tasks.kubernetes_actions import KUBERNETES_ACTIONS
 from tests.fixtures.k8s_audit import wait_for
+from tests.fixtures.k8s_plans import approved
 from tests.fixtures.k8s_targets import container, deployment
 from tests.flows.support import fast_policy, steps_of
 
@@ -52,6 +54,35 @@ def run(background, alertname, target, store):  # type: ignore[no-untyped-def]
         policy=policy(),
         return_state=True,
     )
+
+
+def retried_apply_changes_nothing(record, incident_id, responder, workloads, name):  # type: ignore[no-untyped-def]
+    """The approved plan applied once more, as a task retry after a lost answer would: a
+    recorded no-op, no write reaching the API server, the workload's spec where it was."""
+    [done] = [a for a in record.actions(incident_id) if a["status"] == ActionStatus.APPLIED]
+    [plan] = [p for p in record.plans(incident_id) if p.digest == done["plan_digest"]]
+    before = workloads.read(name)
+    trail = workloads.audit().since_now()
+
+    again = KUBERNETES_ACTIONS[plan.action](
+        responder.target, plan, approved(plan, done["approver"])
+    )
+
+    assert again.status is ActionStatus.NOOP, again.summary
+    assert not [m.uri for m in trail.mutations(responder.user) if not m.dry_run]
+    after = workloads.read(name)
+    assert after.metadata.generation == before.metadata.generation
+    assert after.spec.template == before.spec.template
+
+
+def new_request(record, incident_id, digest):  # type: ignore[no-untyped-def]
+    """The digest of an approval asked for a plan other than ``digest``, once there is one."""
+    asked = [
+        e
+        for e in record.timeline(incident_id)
+        if (e.step, e.status) == ("approval", "started") and e.data["plan_digest"] != digest
+    ]
+    return asked[-1].data["plan_digest"] if asked else None
 
 
 def service(workloads, name: str) -> None:  # type: ignore[no-untyped-def]
@@ -101,6 +132,9 @@ def test_an_outage_after_a_rollout_is_rolled_back_to_the_pinned_revision(
     assert state.name == "Resolved", state.message
     assert workloads.read("web").spec.template.spec.containers[0].image == GOOD
     assert ready_endpoints(workloads, "web") == 2
+    revision = workloads.revision("web")
+    retried_apply_changes_nothing(record, incident_id, responder, workloads, "web")
+    assert workloads.revision("web") == revision, "still the pinned revision, not a new one"
     steps = steps_of(record, incident_id)
     order = [
         ("assess", "diagnostics", "completed"),
@@ -156,6 +190,8 @@ def test_an_oom_killed_container_gets_a_raised_limit_and_runs_under_it(
     assert limits["memory"] == "96Mi"
     pods = workloads.pods("cache")
     assert pods and all(p.status.phase == "Running" for p in pods)
+    retried_apply_changes_nothing(record, incident_id, responder, workloads, "cache")
+    assert {p.metadata.name for p in workloads.pods("cache")} == {p.metadata.name for p in pods}
 
 
 def test_a_crash_loop_after_a_rollout_ends_with_the_rollback(
@@ -178,6 +214,7 @@ def test_a_crash_loop_after_a_rollout_ends_with_the_rollback(
 
     assert flow.join(timeout=300).name == "Resolved"
     assert workloads.read("worker").spec.template.spec.containers[0].image == GOOD
+    retried_apply_changes_nothing(record, incident_id, responder, workloads, "worker")
 
 
 def test_a_new_rollout_after_approval_is_re_planned_not_rolled_over(
@@ -193,15 +230,9 @@ def test_a_new_rollout_after_approval_is_re_planned_not_rolled_over(
     trail = workloads.audit().since_now()
     answer(run_id, approve=True, approver="alice", plan_digest=digest)
 
-    def asked_again():  # type: ignore[no-untyped-def]
-        asked = [
-            e
-            for e in record.timeline(incident_id)
-            if (e.step, e.status) == ("approval", "started") and e.data["plan_digest"] != digest
-        ]
-        return asked[-1].data["plan_digest"] if asked else None
-
-    again = wait_for("a request for a new plan", asked_again, timeout=240)
+    again = wait_for(
+        "a request for a new plan", lambda: new_request(record, incident_id, digest), timeout=240
+    )
     [new_plan] = [p for p in record.plans(incident_id) if p.digest == again]
     item = new_plan.items[0]
     assert (item["from_revision"], item["to_revision"]) == (3, 1), (
@@ -215,5 +246,99 @@ def test_a_new_rollout_after_approval_is_re_planned_not_rolled_over(
     assert ("investigate", "replan", "info") in steps
 
     wait_for_approval_request(record, "service-outage")  # paused on the new request
+    assert answer(run_id, approve=False, approver="alice", plan_digest=again).accepted
+    assert flow.join(timeout=240).name == "Escalated"
+
+
+def oom_killed(workloads, app: str, limit: str) -> bool:  # type: ignore[no-untyped-def]
+    """A container of ``app`` running under ``limit`` has been OOM-killed."""
+    return any(
+        cs.last_state.terminated and cs.last_state.terminated.reason == "OOMKilled"
+        for p in workloads.pods(app)
+        if (p.spec.containers[0].resources.limits or {}).get("memory") == limit
+        for cs in p.status.container_statuses or []
+    )
+
+
+def test_a_limit_raised_by_hand_after_approval_is_re_planned_from_the_new_limit(
+    background, prefect_api, responder, incident_store, record, workloads
+):
+    """Someone raises the limit to 72Mi by hand while the 64Mi → 96Mi plan waits; the pods
+    still die at 72Mi. The approval of the old plan writes nothing; the new plan starts
+    from 72Mi."""
+    cache = container("cache", GOOD, resources={"limits": {"memory": "64Mi"}})
+    workloads.create(
+        deployment("cache", [cache], annotations={"fake-kubelet/usage": "memory=80Mi"})
+    )
+    wait_for("the OOM kill", lambda: oom_killed(workloads, "cache", "64Mi"))
+    flow = run(background, "KubeContainerOOMKilled", responder.target, incident_store)
+    incident_id, run_id, digest = wait_for_approval_request(record, "high-memory")
+    workloads.apps.patch_namespaced_deployment(
+        "cache",
+        workloads.namespace,
+        {
+            "spec": {
+                "template": {
+                    "spec": {
+                        "containers": [
+                            {"name": "cache", "resources": {"limits": {"memory": "72Mi"}}}
+                        ]
+                    }
+                }
+            }
+        },
+    )
+    wait_for("the OOM kill at 72Mi", lambda: oom_killed(workloads, "cache", "72Mi"))
+    trail = workloads.audit().since_now()
+    answer(run_id, approve=True, approver="alice", plan_digest=digest)
+
+    again = wait_for(
+        "a request for a new plan", lambda: new_request(record, incident_id, digest), timeout=240
+    )
+    [new_plan] = [p for p in record.plans(incident_id) if p.digest == again]
+    [item] = new_plan.items
+    assert (item["limit_now"], item["limit_after"]) == ("72Mi", "108Mi")
+    assert not [m.uri for m in trail.mutations(responder.user) if not m.dry_run]
+    limits = workloads.read("cache").spec.template.spec.containers[0].resources.limits
+    assert limits["memory"] == "72Mi", "the stale 96Mi plan was not written"
+
+    wait_for_approval_request(record, "high-memory")
+    assert answer(run_id, approve=False, approver="alice", plan_digest=again).accepted
+    assert flow.join(timeout=240).name == "Escalated"
+
+
+def test_a_crash_loop_whose_deployment_rolls_out_again_after_approval_is_re_planned(
+    background, prefect_api, responder, incident_store, record, workloads
+):
+    """The rollback 2 → 1 waits; a pipeline ships revision 3, which crashes too. The
+    approval of the old plan writes nothing; the new plan goes from 3 back to 1."""
+    workloads.create(deployment("worker", [container("worker", GOOD)]))
+    workloads.set_image("worker", CRASH, revision="2")
+    wait_for(
+        "the crash loop",
+        lambda: any(
+            cs.restart_count
+            for p in workloads.pods("worker")
+            for cs in p.status.container_statuses or []
+        ),
+    )
+    flow = run(background, "KubePodCrashLooping", responder.target, incident_store)
+    incident_id, run_id, digest = wait_for_approval_request(record, "crash-loop")
+    workloads.set_image("worker", "busybox:crashloop", revision="3")
+    trail = workloads.audit().since_now()
+    answer(run_id, approve=True, approver="alice", plan_digest=digest)
+
+    again = wait_for(
+        "a request for a new plan", lambda: new_request(record, incident_id, digest), timeout=240
+    )
+    [new_plan] = [p for p in record.plans(incident_id) if p.digest == again]
+    assert new_plan.action == "rollback_deployment"
+    item = new_plan.items[0]
+    assert (item["from_revision"], item["to_revision"]) == (3, 1)
+    assert not [m.uri for m in trail.mutations(responder.user) if not m.dry_run]
+    image = workloads.read("worker").spec.template.spec.containers[0].image
+    assert image == "busybox:crashloop"
+
+    wait_for_approval_request(record, "crash-loop")
     assert answer(run_id, approve=False, approver="alice", plan_digest=again).accepted
     assert flow.join(timeout=240).name == "Escalated"

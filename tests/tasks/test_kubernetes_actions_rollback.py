@@ -73,9 +73,13 @@ def test_rollback_puts_the_pinned_revisions_template_back_and_its_pods_become_re
     assert [c.image for c in d.spec.template.spec.containers] == [GOOD]
     assert "pod-template-hash" not in (d.spec.template.metadata.labels or {})
     # the pinned ReplicaSet is the current one again, under the next revision number
+    # (the controller stamps the ReplicaSet first and the Deployment a moment later)
     rs = workloads.apps.read_namespaced_replica_set(item["to_replicaset"], workloads.namespace)
-    revision = workloads.revision("web")
-    assert rs.metadata.annotations["deployment.kubernetes.io/revision"] == revision
+    rs_revision = rs.metadata.annotations["deployment.kubernetes.io/revision"]
+    revision = wait_for(
+        "the Deployment's revision to follow its ReplicaSet's",
+        lambda: workloads.revision("web") if workloads.revision("web") == rs_revision else None,
+    )
     assert int(revision or 0) > int(item["from_revision"])
     workloads.wait_rolled_out("web")
     pods = workloads.pods("web")

@@ -24,7 +24,7 @@ from blocks.postgres import PostgresTarget
 from blocks.slack import SlackWorkspace
 from blocks.store import IncidentStore
 from flows.scenarios.db_pool_exhaustion import SCENARIO, db_pool_exhaustion
-from incident.models import Alert, AlertSource
+from incident.models import Alert, AlertSource, new_incident_id
 from incident.policy import IncidentPolicy
 from incident.postmortem import incident_metrics
 from sandbox.approver import answer, wait_for_approval_request
@@ -115,11 +115,11 @@ def run_db_pool_drill(admin_dsn: str = DEFAULT_DSN, approve_after: float = 1.0) 
         )
         slack = SlackWorkspace(token=DRILL_TOKEN, api_base_url=slack_stub.base_url)
         approvals: list[str] = []
-        seen = {row["id"] for row in record.incidents(scenario=SCENARIO)}
+        own = new_incident_id()
 
         def on_call() -> None:
             incident_id, run_id, digest = wait_for_approval_request(
-                record, SCENARIO, timeout=300, ignore=seen
+                record, SCENARIO, timeout=300, incident_id=own
             )
             time.sleep(approve_after)  # a person reads the plan before deciding
             fault.move_on()  # meanwhile a pooled connection finishes and takes fresh work
@@ -137,6 +137,7 @@ def run_db_pool_drill(admin_dsn: str = DEFAULT_DSN, approve_after: float = 1.0) 
             store=store,
             slack=slack,
             policy=DRILL_POLICY,
+            incident_id=own,
             return_state=True,
         )
         approver.join(timeout=5)

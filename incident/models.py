@@ -31,6 +31,7 @@ __all__ = [
     "IncidentStatus",
     "Plan",
     "TimelineEvent",
+    "new_incident_id",
     "utcnow",
 ]
 
@@ -82,8 +83,13 @@ class IncidentStatus(enum.StrEnum):
     CRASHED = "crashed"
 
 
+def new_incident_id() -> str:
+    """A fresh incident id; a caller that must know it before declaring (a drill) makes one."""
+    return f"INC-{utcnow():%Y%m%d}-{secrets.token_hex(3)}"
+
+
 class Incident(BaseModel):
-    id: str = Field(default_factory=lambda: f"INC-{utcnow():%Y%m%d}-{secrets.token_hex(3)}")
+    id: str = Field(default_factory=new_incident_id)
     title: str
     severity: Severity
     status: IncidentStatus = IncidentStatus.INVESTIGATING

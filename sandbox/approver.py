@@ -21,12 +21,17 @@ def wait_for_approval_request(
     scenario: str,
     timeout: float = 90,
     ignore: Collection[str] = (),
+    incident_id: str | None = None,
 ) -> tuple[str, UUID, str]:
-    """(incident id, flow run id, plan digest) once the run is paused on its approval."""
+    """(incident id, flow run id, plan digest) once the run is paused on its approval.
+
+    ``incident_id``: wait for that incident only (a drill names its own, so a drill running
+    beside it on the same record, from another Prefect API, is never answered by mistake).
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for incident in record.incidents(scenario=scenario):
-            if incident["id"] in ignore:
+            if incident["id"] in ignore or incident_id not in (None, incident["id"]):
                 continue
             asked = [
                 e

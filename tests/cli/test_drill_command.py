@@ -10,8 +10,9 @@ from psycopg.conninfo import conninfo_to_dict
 
 from tests.fixtures.postgres import ADMIN_DSN
 from tests.fixtures.redis import REDIS_URL
+from tests.xdist_groups import SHARED_POSTGRES
 
-pytestmark = pytest.mark.prefect
+pytestmark = [pytest.mark.prefect, pytest.mark.xdist_group(SHARED_POSTGRES)]
 
 
 def test_drill_shows_each_step_as_it_happens_then_a_passing_scorecard(firebreak, admin_dsn):

@@ -10,8 +10,9 @@ import pytest
 from blocks import PostgresTarget
 from flows.drill_schedule import drill
 from tests.flows.support import artifact_markdown
+from tests.xdist_groups import SHARED_POSTGRES
 
-pytestmark = pytest.mark.prefect
+pytestmark = [pytest.mark.prefect, pytest.mark.xdist_group(SHARED_POSTGRES)]
 
 
 def test_the_drill_flow_scores_the_db_pool_drill_and_publishes_the_scorecard(

@@ -18,8 +18,9 @@ from sandbox.approver import answer, wait_for_approval_request
 from sandbox.postgres_faults import PoolExhaustion
 from tests.fixtures.postgres_cluster import small_database
 from tests.flows.support import artifact_keys, artifact_markdown, fast_policy, steps_of
+from tests.xdist_groups import SHARED_POSTGRES
 
-pytestmark = pytest.mark.prefect
+pytestmark = [pytest.mark.prefect, pytest.mark.xdist_group(SHARED_POSTGRES)]
 
 
 def test_an_approved_plan_ends_the_offenders_and_spares_every_bystander(

@@ -20,8 +20,9 @@ from blocks.postgres import PostgresTarget
 from flows.scenarios.db_pool_exhaustion import SCENARIO
 from sandbox.approver import answer, wait_for_approval_request
 from tests.flows.support import fast_policy, phase_runs, run_artifacts
+from tests.xdist_groups import SHARED_POSTGRES
 
-pytestmark = pytest.mark.prefect
+pytestmark = [pytest.mark.prefect, pytest.mark.xdist_group(SHARED_POSTGRES)]
 
 
 def approve(record, approver="alice"):

@@ -19,8 +19,9 @@ from sandbox.approver import answer, wait_for_approval_request
 from sandbox.postgres_faults import PoolExhaustion
 from tests.fixtures.postgres import dsn_for
 from tests.flows.support import artifact_markdown, fast_policy
+from tests.xdist_groups import SHARED_POSTGRES
 
-pytestmark = pytest.mark.prefect
+pytestmark = [pytest.mark.prefect, pytest.mark.xdist_group(SHARED_POSTGRES)]
 
 
 def wait_for(what: str, check, timeout: float = 90) -> None:  # type: ignore[no-untyped-def]

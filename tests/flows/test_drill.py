@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from flows.drill import run_db_pool_drill
+from tests.xdist_groups import SHARED_POSTGRES
 
-pytestmark = pytest.mark.prefect
+pytestmark = [pytest.mark.prefect, pytest.mark.xdist_group(SHARED_POSTGRES)]
 
 
 def test_the_drill_injects_responds_approves_and_scores_every_check(prefect_api, admin_dsn):

@@ -18,8 +18,9 @@ from tests.fixtures.k8s_audit import wait_for
 from tests.fixtures.k8s_plans import approved
 from tests.fixtures.k8s_targets import container, deployment
 from tests.flows.support import fast_policy, steps_of
+from tests.xdist_groups import CLUSTER_NODES
 
-pytestmark = [pytest.mark.prefect, pytest.mark.kubernetes]
+pytestmark = [pytest.mark.prefect, pytest.mark.kubernetes, pytest.mark.xdist_group(CLUSTER_NODES)]
 
 GOOD, BAD, CRASH = "busybox:1.36", "busybox:bad", "busybox:crash"
 

@@ -23,6 +23,9 @@ from psycopg import sql
 
 from sandbox.injectors import FaultLedger, FaultSession
 from tests.fixtures.drill_targets import KUBERNETES_KINDS, FaultCase, wait_for
+from tests.xdist_groups import SHARED_POSTGRES
+
+pytestmark = pytest.mark.xdist_group(SHARED_POSTGRES)
 
 ROOT = Path(__file__).resolve().parents[2]
 KINDS = [

@@ -19,8 +19,13 @@ from tasks.kubernetes_ingress import read_ingress_backends
 from tasks.kubernetes_scaling_reads import read_hpa_limits
 from tasks.kubernetes_usage import read_resource_usage
 from tests.fixtures.k8s_catalogue import Catalogue, seed
+from tests.xdist_groups import CLUSTER_NODES
 
-pytestmark = [pytest.mark.kubernetes, pytest.mark.usefixtures("prefect_api")]
+pytestmark = [
+    pytest.mark.kubernetes,
+    pytest.mark.usefixtures("prefect_api"),
+    pytest.mark.xdist_group(CLUSTER_NODES),
+]
 
 
 def run(check: Any, target: KubernetesTarget, **kwargs: Any) -> Finding:

@@ -32,8 +32,9 @@ from tasks.kubernetes_scaling_reads import read_hpa_limits
 from tasks.kubernetes_usage import read_resource_usage
 from tests.fixtures.k8s_audit import wait_for
 from tests.fixtures.k8s_catalogue import worker_identity
+from tests.xdist_groups import CLUSTER_NODES
 
-pytestmark = pytest.mark.usefixtures("prefect_api")
+pytestmark = [pytest.mark.usefixtures("prefect_api"), pytest.mark.xdist_group(CLUSTER_NODES)]
 
 REPO = Path(__file__).resolve().parents[2]
 CHECKS = [

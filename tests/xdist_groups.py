@@ -1,0 +1,13 @@
+"""Tests that must not run beside each other on two xdist workers share one group.
+
+`make test` runs `pytest -n 2 --dist loadgroup`: tests of one ``xdist_group`` run on one
+worker, one after another; the rest are spread over both.
+"""
+
+# These fill the shared PostgreSQL server's connections on purpose (pool exhaustion,
+# the drills) and check its headroom, so two at once would each see the other's fault.
+SHARED_POSTGRES = "shared-postgres-server"
+
+# These add Nodes beside the fake kubelet's (NotReady, under MemoryPressure) or read every
+# Node: the scenarios and the usage checks would see the seeded ones.
+CLUSTER_NODES = "cluster-nodes"

@@ -112,20 +112,24 @@ def decide_oom(findings: list[Finding], target: str, *, factor: float, cap_bytes
     if not oom:
         return Decision.escalate("no container was OOM-killed: memory is not what fails here")
     history = {r["name"]: r for r in _rows(checks, "rollout_history", "deployments")}
-    items, notes, seen = [], [], set()
+    pod_limits: dict[tuple[Any, Any], int] = {}
     for row in _rows(checks, "pod_usage", "containers"):
-        key = (row["deployment"], row["container"])
-        limit = row.get("memory_limit_bytes")
-        if key not in oom or key in seen or not limit or row["deployment"] not in history:
+        if row.get("memory_limit_bytes"):
+            pod_limits.setdefault((row["deployment"], row["container"]), row["memory_limit_bytes"])
+    items: list[dict[str, Any]] = []
+    notes: list[str] = []
+    for key in sorted(oom, key=str):
+        if key[0] not in history:
             continue
-        seen.add(key)
-        deployment = history[row["deployment"]]
-        spec = next(
-            (c for c in deployment.get("containers", []) if c["name"] == row["container"]), {}
-        )
-        # raised from what the template says now: mid-rollout, pods run older limits
+        deployment = history[key[0]]
+        spec = next((c for c in deployment.get("containers", []) if c["name"] == key[1]), {})
+        # raised from what the template says now (mid-rollout, pods run older limits); a
+        # pod's limit only when the template sets none (a LimitRange default)
         template_limit = spec.get("limits", {}).get("memory")
-        base = int(parse_quantity(template_limit)) if template_limit else limit
+        base = int(parse_quantity(template_limit)) if template_limit else pod_limits.get(key)
+        if not base:
+            notes.append(f"{key[0]}/{key[1]} has no memory limit to raise")
+            continue
         after = min(math.ceil(base * factor / _MI) * _MI, cap_bytes)
         if after <= base:
             notes.append(
@@ -136,12 +140,12 @@ def decide_oom(findings: list[Finding], target: str, *, factor: float, cap_bytes
             {
                 "kind": "Deployment",
                 "namespace": target.rsplit("/", 1)[-1],
-                "name": row["deployment"],
-                "container": row["container"],
+                "name": key[0],
+                "container": key[1],
                 "resource": "memory",
                 # as the Deployment's template says, not the pod (a pod's request defaults
                 # to its limit; the template's may be unset)
-                "limit_now": spec.get("limits", {}).get("memory", _format(limit)),
+                "limit_now": template_limit or _format(base),
                 "limit_after": _format(after),
                 "request_now": spec.get("requests", {}).get("memory"),
                 "resource_version": deployment["resource_version"],
@@ -151,7 +155,7 @@ def decide_oom(findings: list[Finding], target: str, *, factor: float, cap_bytes
     if not items:
         return Decision.escalate(
             "containers are OOM-killed but their limits cannot be raised: "
-            + ("; ".join(notes) or "no usage against a limit was read"),
+            + ("; ".join(notes) or "none of them belongs to a Deployment"),
             notes=notes,
         )
     plan = Plan(

@@ -233,8 +233,9 @@ def _bytes(value: Any) -> int | None:
 
 
 @diagnostic("pod_usage", tags=("kubernetes",))
-def read_pod_usage(target: KubernetesTarget) -> Finding:
-    """``kubectl top pods`` against each container's request and limit, worst first."""
+def read_pod_usage(target: KubernetesTarget, *, metrics_version: str = "v1beta1") -> Finding:
+    """``kubectl top pods`` against each container's request and limit, worst first;
+    ``skipped`` when the cluster serves no metrics API (the OOM planner does without)."""
     with kubernetes_api(target) as api:
         deployments = _deployments(api, target)
         pods = {p.metadata.name: p for p in _pods(api, target)}
@@ -242,12 +243,30 @@ def read_pod_usage(target: KubernetesTarget) -> Finding:
 
         def list_pod_metrics(**kw: Any) -> dict[str, Any]:
             return custom.list_namespaced_custom_object(
-                "metrics.k8s.io", "v1beta1", target.namespace, "pods", **kw
+                "metrics.k8s.io", metrics_version, target.namespace, "pods", **kw
             )
 
-        metrics = call_api(
-            api, target, list_pod_metrics, verb="list", resource="pods", group="metrics.k8s.io"
-        )
+        try:
+            metrics = call_api(
+                api, target, list_pod_metrics, verb="list", resource="pods", group="metrics.k8s.io"
+            )
+        except KubernetesPermanentError as exc:
+            if exc.status != 404:
+                raise
+            return Finding(  # kind and many clusters ship without metrics-server
+                check="pod_usage",
+                target=target.label,
+                status=FindingStatus.SKIPPED,
+                summary=(
+                    f"metrics.k8s.io/{metrics_version} is not served (404): install "
+                    "metrics-server to see usage"
+                ),
+                evidence={
+                    "http_status": 404,
+                    "api": f"metrics.k8s.io/{metrics_version}",
+                    "containers": [],
+                },
+            )
     rows = []
     for item in metrics.get("items", []):
         pod = pods.get(item["metadata"]["name"])

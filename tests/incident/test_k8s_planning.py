@@ -91,3 +91,17 @@ def test_a_template_already_at_the_cap_is_not_raised_and_says_so():
     decision = decide_oom(findings("256Mi", [64]), TARGET, factor=1.5, cap_bytes=256 * MI)
     assert decision.verdict is Verdict.ESCALATE
     assert "cap (256Mi)" in decision.why
+
+
+def test_without_metrics_server_the_templates_limit_is_raised_all_the_same():
+    """kind and many clusters serve no metrics.k8s.io: pod_usage is skipped, not a blocker."""
+    without_usage = [f for f in findings("64Mi", []) if f.check != "pod_usage"]
+    decision = decide_oom(without_usage, TARGET, factor=1.5, cap_bytes=1024 * MI)
+    [item] = decision.plans[0].items
+    assert (item["limit_now"], item["limit_after"]) == ("64Mi", "96Mi")
+
+
+def test_a_container_with_no_limit_anywhere_escalates_saying_so():
+    decision = decide_oom(findings(None, []), TARGET, factor=1.5, cap_bytes=1024 * MI)
+    assert decision.verdict is Verdict.ESCALATE
+    assert "cache/cache has no memory limit to raise" in decision.why

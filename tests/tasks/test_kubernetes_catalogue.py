@@ -16,6 +16,7 @@ from blocks.kubernetes import KubernetesTarget
 from incident.models import Finding, FindingStatus
 from tasks.kubernetes_events import read_warning_events
 from tasks.kubernetes_ingress import read_ingress_backends
+from tasks.kubernetes_reads import read_pod_usage
 from tasks.kubernetes_scaling_reads import read_hpa_limits
 from tasks.kubernetes_usage import read_resource_usage
 from tests.fixtures.k8s_catalogue import Catalogue, seed
@@ -233,3 +234,11 @@ def test_a_metrics_api_the_cluster_does_not_serve_is_skipped_not_unreachable(
     assert finding.status is FindingStatus.SKIPPED
     assert finding.summary.startswith("metrics API not available")
     assert finding.evidence == {"http_status": 404, "api": "metrics.k8s.io/v1"}
+
+
+def test_pod_usage_on_a_cluster_without_that_metrics_api_is_skipped_not_unreachable(
+    catalogue: Catalogue,
+):
+    finding = run(read_pod_usage, catalogue.worker, metrics_version="v1")
+    assert finding.status is FindingStatus.SKIPPED, finding.summary
+    assert finding.evidence["http_status"] == 404 and finding.evidence["containers"] == []

@@ -12,18 +12,12 @@ again from the top (a suspended approval answered, a retry) and go on where it s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Generic, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any, TypeVar
 
 from prefect import runtime
 from prefect.states import Completed, State
 
-from blocks.loading import resolve_block
-from blocks.policy import IncidentPolicyBlock
-from blocks.slack import SlackWorkspace
-from blocks.store import IncidentStore
 from flows.hooks import OPEN_INCIDENTS
 from flows.phases.apply import applied_action, apply
 from flows.phases.approval import auto_approved, await_approval
@@ -35,6 +29,7 @@ from flows.phases.mitigate import Actuator, ApprovalRequest, mitigate, recorded_
 from flows.phases.post_incident import post_incident
 from flows.phases.resolve import escalate, resolve
 from flows.response import Response
+from flows.scenario import Scenario, Setting
 from incident.decision import Decision, Verdict
 from incident.errors import FirebreakError
 from incident.models import (
@@ -43,71 +38,15 @@ from incident.models import (
     Alert,
     Approval,
     ApprovalDecision,
-    Finding,
-    Incident,
     IncidentOutcome,
     IncidentStatus,
     Plan,
 )
-from incident.policy import IncidentPolicy
-from incident.severity import Severity
 from incident.templates import templates_for
 
-__all__ = ["Scenario", "Setting", "respond_with"]
+__all__ = ["Scenario", "Setting", "respond_with"]  # the contract is re-exported here
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Scenario(Generic[T]):
-    """What one runbook scenario adds to the engine; ``T`` is its targets (blocks)."""
-
-    name: str
-    title: str
-    runbooks: tuple[str, ...]
-    default_severity: Severity
-    targets: Callable[[Mapping[str, Any]], T]
-    """Its targets from the flow's parameters: block names (resolved) or blocks."""
-    checks: Callable[[T, IncidentPolicy], Sequence[Check]]
-    decide: Callable[[list[Finding], T, IncidentPolicy, Incident], Decision]
-    actuators: Callable[[T], Mapping[str, Actuator]]
-    verification: tuple[str, ...]
-    """Names of its checks that verify a mitigation (when ``verify`` is not given)."""
-    follow_ups: tuple[str, ...]
-    skipped: Callable[[T], Sequence[Finding]] = field(default=lambda targets: ())
-    verify: Callable[[T, Plan, IncidentPolicy, datetime], Sequence[Check]] | None = None
-    """Checks that verify one applied plan (they may need the plan: deployments, revision,
-    the time it was applied); default: the ``verification`` checks by name."""
-
-
-@dataclass(frozen=True)
-class Setting:
-    """The run's common configuration: where the record is, the channel, the policy."""
-
-    store: IncidentStore
-    slack: SlackWorkspace | None
-    policy: IncidentPolicy
-    dry_run: bool = False
-
-    @classmethod
-    def resolve(
-        cls,
-        store: str | IncidentStore,
-        slack: str | SlackWorkspace | None,
-        policy: str | IncidentPolicyBlock | IncidentPolicy,
-        dry_run: bool,
-    ) -> Setting:
-        rules = (
-            policy
-            if isinstance(policy, IncidentPolicy)
-            else resolve_block(IncidentPolicyBlock, policy).policy
-        )
-        return cls(
-            store=resolve_block(IncidentStore, store),
-            slack=resolve_block(SlackWorkspace, slack) if slack is not None else None,
-            policy=rules,
-            dry_run=dry_run,
-        )
 
 
 def _ended(response: Response, status: IncidentStatus, name: str, summary: str, **kw: Any) -> State:

@@ -17,7 +17,7 @@ from blocks.kubernetes import KubernetesTarget
 from incident.investigation import CONFIG_ERROR_PATTERN
 from incident.models import Finding, FindingStatus
 from tasks.diagnostic import diagnostic
-from tasks.kubernetes import REVISION_ANNOTATION, _matches
+from tasks.kubernetes import REVISION_ANNOTATION
 from tasks.kubernetes_api import (
     KubernetesPermanentError,
     call_api,
@@ -25,6 +25,7 @@ from tasks.kubernetes_api import (
     list_in_namespace,
     scrub,
 )
+from tasks.kubernetes_state import matches
 
 __all__ = [
     "read_container_logs",
@@ -162,7 +163,7 @@ def _pods(api: client.ApiClient, target: KubernetesTarget) -> list[client.V1Pod]
 
 def _owner(deployments: list[client.V1Deployment], pod: client.V1Pod) -> str | None:
     labels = pod.metadata.labels or {}
-    return next((d.metadata.name for d in deployments if _matches(d.spec.selector, labels)), None)
+    return next((d.metadata.name for d in deployments if matches(d.spec.selector, labels)), None)
 
 
 @diagnostic("container_logs", tags=("kubernetes",))

@@ -13,11 +13,11 @@ from prefect import flow
 
 from blocks.slack import SlackWorkspace
 from blocks.store import IncidentStore
-from flows.engine import Setting
 from flows.phases.assess import assess
 from flows.phases.declare import incident_from_row
 from flows.phases.post_incident import post_incident
 from flows.response import Response
+from flows.scenario import Setting
 from flows.scenarios import SCENARIO_DEFINITIONS
 from incident.errors import PermanentError
 from incident.models import Finding

@@ -6,7 +6,7 @@ from typing import Any
 
 from prefect import Flow
 
-from flows.engine import Scenario
+from flows.scenario import Scenario
 from flows.scenarios.bad_rollout import BAD_ROLLOUT, bad_rollout
 from flows.scenarios.crash_loop import CRASH_LOOP, crash_loop
 from flows.scenarios.db_pool_exhaustion import DB_POOL, db_pool_exhaustion

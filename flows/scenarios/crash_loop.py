@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flows.engine import Scenario
 from flows.phases.assess import Check
 from flows.phases.mitigate import Actuator
+from flows.scenario import Scenario
 from flows.scenarios.kubernetes_targets import KubeTargets, kube_checks, kubernetes_flow
 from incident.k8s_planning import decide_crash_loop
 from incident.models import Plan

@@ -21,10 +21,11 @@ from blocks.policy import IncidentPolicyBlock
 from blocks.postgres import PostgresTarget
 from blocks.slack import SlackWorkspace
 from blocks.store import IncidentStore
-from flows.engine import Scenario, Setting, respond_with
+from flows.engine import respond_with
 from flows.hooks import record_abnormal_end, release_incident
 from flows.phases.assess import Check
 from flows.phases.mitigate import Actuator
+from flows.scenario import Scenario, Setting
 from incident.models import Alert, Finding, FindingStatus
 from incident.policy import IncidentPolicy
 from incident.pool_planning import ACTION, decide_pool_relief

@@ -10,9 +10,9 @@ from datetime import datetime
 
 from kubernetes.utils import parse_quantity
 
-from flows.engine import Scenario
 from flows.phases.assess import Check
 from flows.phases.mitigate import Actuator
+from flows.scenario import Scenario
 from flows.scenarios.kubernetes_targets import KubeTargets, kube_checks, kubernetes_flow
 from incident.k8s_planning import decide_oom
 from incident.models import Plan

@@ -15,9 +15,10 @@ from blocks.loading import resolve_block
 from blocks.policy import IncidentPolicyBlock
 from blocks.slack import SlackWorkspace
 from blocks.store import IncidentStore
-from flows.engine import Scenario, Setting, respond_with
+from flows.engine import respond_with
 from flows.hooks import record_abnormal_end, release_incident
 from flows.phases.assess import Check
+from flows.scenario import Scenario, Setting
 from incident.models import Alert
 from incident.policy import IncidentPolicy
 from tasks.kubernetes import get_deployment_status

@@ -20,9 +20,10 @@ from blocks.policy import IncidentPolicyBlock
 from blocks.postgres import PostgresTarget
 from blocks.slack import SlackWorkspace
 from blocks.store import IncidentStore
-from flows.engine import Scenario, Setting, respond_with
+from flows.engine import respond_with
 from flows.hooks import record_abnormal_end, release_incident
 from flows.phases.assess import Check
+from flows.scenario import Scenario, Setting
 from incident.decision import Decision
 from incident.investigation import decide_mitigation, rank_hypotheses
 from incident.models import Alert, Finding, Incident

@@ -12,12 +12,12 @@ import threading
 from typing import Any
 
 import psycopg
-from psycopg import sql
 from rich.markup import escape
 
 from blocks.kubernetes import KubernetesTarget
 from firebreak_cli.console import ExitCode, fail, out
 from firebreak_cli.settings import FirebreakSettings
+from sandbox.databases import ensure_database
 from sandbox.drill_registry import DrillSpec
 from sandbox.injectors import INJECTORS, DrillTargets, Fault, FaultSession
 
@@ -40,9 +40,7 @@ def drill_targets(settings: FirebreakSettings) -> DrillTargets:
 
 def _ensure_database(settings: FirebreakSettings) -> None:
     with psycopg.connect(settings.admin_dsn.get_secret_value(), autocommit=True) as conn:
-        name = settings.drill_database
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        ensure_database(conn, settings.drill_database)
 
 
 def _fault(spec: DrillSpec, settings: FirebreakSettings, targets: DrillTargets) -> Fault:

@@ -16,7 +16,6 @@ from prefect.blocks.core import Block
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
-from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from rich.table import Table
 
@@ -34,6 +33,7 @@ from blocks.loading import BlockNotFound, load_block
 from firebreak_cli.console import fail, out
 from firebreak_cli.settings import SANDBOX_DATABASE, FirebreakSettings
 from incident.redact import describe_dsn
+from sandbox.databases import ensure_database
 
 __all__ = ["InitRow", "initialise", "render"]
 
@@ -56,11 +56,7 @@ def _sandbox_dsn(admin_dsn: str) -> str:
     """The local sandbox database the diagnosed target points at (created once)."""
     try:
         with psycopg.connect(admin_dsn, autocommit=True, connect_timeout=5) as conn:
-            found = conn.execute(
-                "SELECT 1 FROM pg_database WHERE datname = %s", (SANDBOX_DATABASE,)
-            ).fetchone()
-            if not found:
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(SANDBOX_DATABASE)))
+            ensure_database(conn, SANDBOX_DATABASE)
     except psycopg.OperationalError:
         fail(
             f"the local PostgreSQL ({describe_dsn(admin_dsn)}) is unreachable: start it, or set "

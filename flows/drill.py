@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import psycopg
-from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from blocks.postgres import PostgresTarget
@@ -28,6 +27,7 @@ from incident.models import Alert, AlertSource, new_incident_id
 from incident.policy import IncidentPolicy
 from incident.postmortem import incident_metrics
 from sandbox.approver import answer, wait_for_approval_request
+from sandbox.databases import ensure_database
 from sandbox.postgres_faults import PoolExhaustion
 from sandbox.slack_stub import SlackStub
 
@@ -80,11 +80,7 @@ class DrillReport:
 def _sandbox_dsn(admin_dsn: str) -> str:
     """Create the sandbox database once; drills never touch any other database."""
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        exists = conn.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", (SANDBOX_DATABASE,)
-        ).fetchone()
-        if not exists:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(SANDBOX_DATABASE)))
+        ensure_database(conn, SANDBOX_DATABASE)
     params = conninfo_to_dict(admin_dsn)
     params["dbname"] = SANDBOX_DATABASE
     return make_conninfo(**params)

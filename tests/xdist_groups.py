@@ -4,8 +4,11 @@
 worker, one after another; the rest are spread over both.
 """
 
-# These fill the shared PostgreSQL server's connections on purpose (pool exhaustion,
-# the drills) and check its headroom, so two at once would each see the other's fault.
+# These fill the shared PostgreSQL server's connections on purpose (pool exhaustion, the
+# drills), find leftovers across the whole server by name prefix (the injectors), read its
+# server-wide headroom (test_postgres), or start real Prefect servers on it with their own
+# pools and workers (~30-50 connections each): two at once would see each other's load as
+# theirs, or run the server out of slots.
 SHARED_POSTGRES = "shared-postgres-server"
 
 # These add Nodes beside the fake kubelet's (NotReady, under MemoryPressure) or read every

@@ -25,8 +25,9 @@ from sandbox.drill_registry import DRILLS
 from sandbox.postgres_faults import PoolExhaustion
 from tests.fixtures.postgres import dsn_for
 from tests.flows.support import fast_policy, pool_alert
+from tests.xdist_groups import SHARED_POSTGRES
 
-pytestmark = pytest.mark.prefect
+pytestmark = [pytest.mark.prefect, pytest.mark.xdist_group(SHARED_POSTGRES)]
 
 
 def _approve(run_id: UUID, digest: str, approver: str) -> None:

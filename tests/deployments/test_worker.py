@@ -16,8 +16,9 @@ from blocks import IncidentPolicyBlock
 from flows.scenarios.db_pool_exhaustion import SCENARIO
 from sandbox.approver import answer, wait_for_approval_request
 from tests.flows.support import fast_policy, pool_alert
+from tests.xdist_groups import SHARED_POSTGRES
 
-pytestmark = pytest.mark.prefect
+pytestmark = [pytest.mark.prefect, pytest.mark.xdist_group(SHARED_POSTGRES)]
 
 
 def test_a_deployment_run_by_a_worker_pauses_resumes_and_resolves(

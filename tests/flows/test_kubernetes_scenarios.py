@@ -115,6 +115,43 @@ def broken_rollout(workloads):  # type: ignore[no-untyped-def]
     return workloads
 
 
+def oom_killed(workloads, app: str, limit: str) -> bool:  # type: ignore[no-untyped-def]
+    """A container of ``app`` running under ``limit`` has been OOM-killed."""
+    return any(
+        cs.last_state.terminated and cs.last_state.terminated.reason == "OOMKilled"
+        for p in workloads.pods(app)
+        if (p.spec.containers[0].resources.limits or {}).get("memory") == limit
+        for cs in p.status.container_statuses or []
+    )
+
+
+@pytest.fixture
+def oom_kills(workloads):  # type: ignore[no-untyped-def]
+    """cache, using 80Mi under a 64Mi limit: OOM-killed by the node, again and again."""
+    cache = container("cache", GOOD, resources={"limits": {"memory": "64Mi"}})
+    workloads.create(
+        deployment("cache", [cache], annotations={"fake-kubelet/usage": "memory=80Mi"})
+    )
+    wait_for("the OOM kill", lambda: oom_killed(workloads, "cache", "64Mi"))
+    return workloads
+
+
+@pytest.fixture
+def crash_loop(workloads):  # type: ignore[no-untyped-def]
+    """worker, healthy at revision 1, rolled out to an image that crashes (revision 2)."""
+    workloads.create(deployment("worker", [container("worker", GOOD)]))
+    workloads.set_image("worker", CRASH, revision="2")
+    wait_for(
+        "the crash loop",
+        lambda: any(
+            cs.restart_count
+            for p in workloads.pods("worker")
+            for cs in p.status.container_statuses or []
+        ),
+    )
+    return workloads
+
+
 def test_an_outage_after_a_rollout_is_rolled_back_to_the_pinned_revision(
     background, prefect_api, responder, incident_store, record, broken_rollout
 ):
@@ -166,20 +203,9 @@ def test_a_rejected_rollback_sends_no_change_to_the_api_server(
 
 
 def test_an_oom_killed_container_gets_a_raised_limit_and_runs_under_it(
-    background, prefect_api, responder, incident_store, record, workloads
+    background, prefect_api, responder, incident_store, record, oom_kills
 ):
-    cache = container("cache", GOOD, resources={"limits": {"memory": "64Mi"}})
-    workloads.create(
-        deployment("cache", [cache], annotations={"fake-kubelet/usage": "memory=80Mi"})
-    )
-    wait_for(
-        "the OOM kill",
-        lambda: any(
-            (cs.last_state.terminated and cs.last_state.terminated.reason == "OOMKilled")
-            for p in workloads.pods("cache")
-            for cs in p.status.container_statuses or []
-        ),
-    )
+    workloads = oom_kills
     flow = run(background, "KubeContainerOOMKilled", responder.target, incident_store)
     incident_id, run_id, digest = wait_for_approval_request(record, "high-memory")
     [item] = record.plans(incident_id)[0].items
@@ -196,18 +222,9 @@ def test_an_oom_killed_container_gets_a_raised_limit_and_runs_under_it(
 
 
 def test_a_crash_loop_after_a_rollout_ends_with_the_rollback(
-    background, prefect_api, responder, incident_store, record, workloads
+    background, prefect_api, responder, incident_store, record, crash_loop
 ):
-    workloads.create(deployment("worker", [container("worker", GOOD)]))
-    workloads.set_image("worker", CRASH, revision="2")
-    wait_for(
-        "the crash loop",
-        lambda: any(
-            cs.restart_count
-            for p in workloads.pods("worker")
-            for cs in p.status.container_statuses or []
-        ),
-    )
+    workloads = crash_loop
     flow = run(background, "KubePodCrashLooping", responder.target, incident_store)
     incident_id, run_id, digest = wait_for_approval_request(record, "crash-loop")
     assert record.plans(incident_id)[0].action == "rollback_deployment"
@@ -251,44 +268,16 @@ def test_a_new_rollout_after_approval_is_re_planned_not_rolled_over(
     assert flow.join(timeout=240).name == "Escalated"
 
 
-def oom_killed(workloads, app: str, limit: str) -> bool:  # type: ignore[no-untyped-def]
-    """A container of ``app`` running under ``limit`` has been OOM-killed."""
-    return any(
-        cs.last_state.terminated and cs.last_state.terminated.reason == "OOMKilled"
-        for p in workloads.pods(app)
-        if (p.spec.containers[0].resources.limits or {}).get("memory") == limit
-        for cs in p.status.container_statuses or []
-    )
-
-
 def test_a_limit_raised_by_hand_after_approval_is_re_planned_from_the_new_limit(
-    background, prefect_api, responder, incident_store, record, workloads
+    background, prefect_api, responder, incident_store, record, oom_kills
 ):
     """Someone raises the limit to 72Mi by hand while the 64Mi → 96Mi plan waits; the pods
     still die at 72Mi. The approval of the old plan writes nothing; the new plan starts
     from 72Mi."""
-    cache = container("cache", GOOD, resources={"limits": {"memory": "64Mi"}})
-    workloads.create(
-        deployment("cache", [cache], annotations={"fake-kubelet/usage": "memory=80Mi"})
-    )
-    wait_for("the OOM kill", lambda: oom_killed(workloads, "cache", "64Mi"))
+    workloads = oom_kills
     flow = run(background, "KubeContainerOOMKilled", responder.target, incident_store)
     incident_id, run_id, digest = wait_for_approval_request(record, "high-memory")
-    workloads.apps.patch_namespaced_deployment(
-        "cache",
-        workloads.namespace,
-        {
-            "spec": {
-                "template": {
-                    "spec": {
-                        "containers": [
-                            {"name": "cache", "resources": {"limits": {"memory": "72Mi"}}}
-                        ]
-                    }
-                }
-            }
-        },
-    )
+    workloads.set_memory_limit("cache", "cache", "72Mi")
     wait_for("the OOM kill at 72Mi", lambda: oom_killed(workloads, "cache", "72Mi"))
     trail = workloads.audit().since_now()
     answer(run_id, approve=True, approver="alice", plan_digest=digest)
@@ -309,20 +298,11 @@ def test_a_limit_raised_by_hand_after_approval_is_re_planned_from_the_new_limit(
 
 
 def test_a_crash_loop_whose_deployment_rolls_out_again_after_approval_is_re_planned(
-    background, prefect_api, responder, incident_store, record, workloads
+    background, prefect_api, responder, incident_store, record, crash_loop
 ):
     """The rollback 2 → 1 waits; a pipeline ships revision 3, which crashes too. The
     approval of the old plan writes nothing; the new plan goes from 3 back to 1."""
-    workloads.create(deployment("worker", [container("worker", GOOD)]))
-    workloads.set_image("worker", CRASH, revision="2")
-    wait_for(
-        "the crash loop",
-        lambda: any(
-            cs.restart_count
-            for p in workloads.pods("worker")
-            for cs in p.status.container_statuses or []
-        ),
-    )
+    workloads = crash_loop
     flow = run(background, "KubePodCrashLooping", responder.target, incident_store)
     incident_id, run_id, digest = wait_for_approval_request(record, "crash-loop")
     workloads.set_image("worker", "busybox:crashloop", revision="3")

@@ -117,21 +117,7 @@ def test_a_limit_changed_by_someone_else_makes_the_plan_stale(
     workloads: Workloads, responder: Responder, oom_killed: str
 ) -> None:
     plan = limits_plan(workloads, responder.target, oom_killed, "cache", "128Mi")
-    workloads.apps.patch_namespaced_deployment(
-        "cache",
-        workloads.namespace,
-        {
-            "spec": {
-                "template": {
-                    "spec": {
-                        "containers": [
-                            {"name": "cache", "resources": {"limits": {"memory": "96Mi"}}}
-                        ]
-                    }
-                }
-            }
-        },
-    )
+    workloads.set_memory_limit("cache", "cache", "96Mi")
     audit = workloads.audit()
 
     action = patch_container_limits(responder.target, plan, approved(plan))

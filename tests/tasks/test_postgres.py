@@ -28,8 +28,9 @@ from tasks.postgres import (
 )
 from tasks.postgres_actions import terminate_backends
 from tasks.postgres_session import hold
+from tests.xdist_groups import SHARED_POSTGRES
 
-pytestmark = pytest.mark.prefect
+pytestmark = [pytest.mark.prefect, pytest.mark.xdist_group(SHARED_POSTGRES)]
 
 THRESHOLD = timedelta(seconds=3)
 

@@ -18,8 +18,9 @@ from flows.scenarios.db_pool_exhaustion import SCENARIO, db_pool_exhaustion
 from sandbox.approver import wait_for_approval_request
 from tests.fixtures.prefect_api import Background
 from tests.flows.support import fast_policy, pool_alert
+from tests.xdist_groups import SHARED_POSTGRES
 
-pytestmark = pytest.mark.prefect
+pytestmark = [pytest.mark.prefect, pytest.mark.xdist_group(SHARED_POSTGRES)]
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 # as root, without the sandbox; no background traffic: this machine has no network

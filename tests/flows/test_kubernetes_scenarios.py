@@ -1,7 +1,11 @@
 """The three Kubernetes scenarios end to end on the real control plane, acting as the
 worker's ServiceAccount bound to the shipped Role: a bad rollout rolled back, an OOM-killed
 container's limit raised, a crash loop after a rollout ended — each seeded for real, approved
-from outside the run, and checked from the API server, never from the flow's own report."""
+from outside the run, and checked from the API server, never from the flow's own report.
+
+Each scenario has its four: resolved with the record in order; rejected with no write by
+the flow's identity (audit log); the approved apply retried changing nothing; the target
+changed after approval re-planned and nothing of the stale plan written."""
 
 from __future__ import annotations
 
@@ -57,6 +61,27 @@ def run(background, alertname, target, store):  # type: ignore[no-untyped-def]
     )
 
 
+RESPONSE_ORDER = [
+    ("assess", "diagnostics", "completed"),  # the findings
+    ("investigate", "decision", "completed"),  # the plan
+    ("mitigate", "dry-run", "completed"),
+    ("mitigate", "approval", "completed"),
+    ("mitigate", "apply", "completed"),
+    ("resolve", "verify", "completed"),
+    ("resolve", "resolved", "completed"),
+]
+
+
+def recorded_in_order(record, incident_id) -> None:  # type: ignore[no-untyped-def]
+    """The record holds findings, plan, dry run, approval, apply and verification, in order."""
+    steps = steps_of(record, incident_id)
+    missing = [s for s in RESPONSE_ORDER if s not in steps]
+    assert not missing, missing
+    at = [steps.index(s) for s in RESPONSE_ORDER]
+    assert at == sorted(at), list(zip(RESPONSE_ORDER, at, strict=True))
+    assert record.findings(incident_id) and record.plans(incident_id)
+
+
 def retried_apply_changes_nothing(record, incident_id, responder, workloads, name):  # type: ignore[no-untyped-def]
     """The approved plan applied once more, as a task retry after a lost answer would: a
     recorded no-op, no write reaching the API server, the workload's spec where it was."""
@@ -74,6 +99,14 @@ def retried_apply_changes_nothing(record, incident_id, responder, workloads, nam
     after = workloads.read(name)
     assert after.metadata.generation == before.metadata.generation
     assert after.spec.template == before.spec.template
+
+
+def rejected_wrote_nothing(trail, responder) -> None:  # type: ignore[no-untyped-def]
+    """Over the whole run, the rejection included: the flow's identity asked the API server
+    only dry runs, never a create, update, patch or delete that took effect."""
+    mutations = trail.mutations(responder.user)
+    assert mutations, "the dry runs asked the API server"
+    assert all(m.dry_run for m in mutations), [m.uri for m in mutations if not m.dry_run]
 
 
 def new_request(record, incident_id, digest):  # type: ignore[no-untyped-def]
@@ -173,17 +206,7 @@ def test_an_outage_after_a_rollout_is_rolled_back_to_the_pinned_revision(
     revision = workloads.revision("web")
     retried_apply_changes_nothing(record, incident_id, responder, workloads, "web")
     assert workloads.revision("web") == revision, "still the pinned revision, not a new one"
-    steps = steps_of(record, incident_id)
-    order = [
-        ("assess", "diagnostics", "completed"),
-        ("investigate", "decision", "completed"),
-        ("mitigate", "dry-run", "completed"),
-        ("mitigate", "approval", "completed"),
-        ("mitigate", "apply", "completed"),
-        ("resolve", "verify", "completed"),
-        ("resolve", "resolved", "completed"),
-    ]
-    assert [steps.index(s) for s in order] == sorted(steps.index(s) for s in order)
+    recorded_in_order(record, incident_id)
 
 
 def test_a_rejected_rollback_sends_no_change_to_the_api_server(
@@ -196,9 +219,7 @@ def test_a_rejected_rollback_sends_no_change_to_the_api_server(
     answer(run_id, approve=False, approver="bob", plan_digest=digest)
     assert flow.join(timeout=240).name == "Escalated"
 
-    mutations = trail.mutations(responder.user)
-    assert mutations, "the dry run asked the API server"
-    assert all(m.dry_run for m in mutations), [m.uri for m in mutations if not m.dry_run]
+    rejected_wrote_nothing(trail, responder)
     assert workloads.read("web").spec.template.spec.containers[0].image == BAD
 
 
@@ -218,6 +239,7 @@ def test_an_oom_killed_container_gets_a_raised_limit_and_runs_under_it(
     pods = workloads.pods("cache")
     assert pods and all(p.status.phase == "Running" for p in pods)
     retried_apply_changes_nothing(record, incident_id, responder, workloads, "cache")
+    recorded_in_order(record, incident_id)
     assert {p.metadata.name for p in workloads.pods("cache")} == {p.metadata.name for p in pods}
 
 
@@ -233,6 +255,7 @@ def test_a_crash_loop_after_a_rollout_ends_with_the_rollback(
     assert flow.join(timeout=300).name == "Resolved"
     assert workloads.read("worker").spec.template.spec.containers[0].image == GOOD
     retried_apply_changes_nothing(record, incident_id, responder, workloads, "worker")
+    recorded_in_order(record, incident_id)
 
 
 def test_a_new_rollout_after_approval_is_re_planned_not_rolled_over(
@@ -275,11 +298,11 @@ def test_a_limit_raised_by_hand_after_approval_is_re_planned_from_the_new_limit(
     still die at 72Mi. The approval of the old plan writes nothing; the new plan starts
     from 72Mi."""
     workloads = oom_kills
+    trail = workloads.audit().since_now()  # the flow's own requests, from its first
     flow = run(background, "KubeContainerOOMKilled", responder.target, incident_store)
     incident_id, run_id, digest = wait_for_approval_request(record, "high-memory")
     workloads.set_memory_limit("cache", "cache", "72Mi")
     wait_for("the OOM kill at 72Mi", lambda: oom_killed(workloads, "cache", "72Mi"))
-    trail = workloads.audit().since_now()
     answer(run_id, approve=True, approver="alice", plan_digest=digest)
 
     again = wait_for(
@@ -295,6 +318,7 @@ def test_a_limit_raised_by_hand_after_approval_is_re_planned_from_the_new_limit(
     wait_for_approval_request(record, "high-memory")
     assert answer(run_id, approve=False, approver="alice", plan_digest=again).accepted
     assert flow.join(timeout=240).name == "Escalated"
+    rejected_wrote_nothing(trail, responder)
 
 
 def test_a_crash_loop_whose_deployment_rolls_out_again_after_approval_is_re_planned(
@@ -303,10 +327,10 @@ def test_a_crash_loop_whose_deployment_rolls_out_again_after_approval_is_re_plan
     """The rollback 2 → 1 waits; a pipeline ships revision 3, which crashes too. The
     approval of the old plan writes nothing; the new plan goes from 3 back to 1."""
     workloads = crash_loop
+    trail = workloads.audit().since_now()  # the flow's own requests, from its first
     flow = run(background, "KubePodCrashLooping", responder.target, incident_store)
     incident_id, run_id, digest = wait_for_approval_request(record, "crash-loop")
     workloads.set_image("worker", "busybox:crashloop", revision="3")
-    trail = workloads.audit().since_now()
     answer(run_id, approve=True, approver="alice", plan_digest=digest)
 
     again = wait_for(
@@ -323,3 +347,4 @@ def test_a_crash_loop_whose_deployment_rolls_out_again_after_approval_is_re_plan
     wait_for_approval_request(record, "crash-loop")
     assert answer(run_id, approve=False, approver="alice", plan_digest=again).accepted
     assert flow.join(timeout=240).name == "Escalated"
+    rejected_wrote_nothing(trail, responder)

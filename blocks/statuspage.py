@@ -47,6 +47,14 @@ class StatusPage(Block):
             raise ValueError(f"api_base_url must be an http(s) URL, got {value!r}")
         return value.rstrip("/") + "/"
 
+    def url(self, path: str) -> str:
+        """The API URL of ``path`` on this page (``incidents``, ``components/<id>``)."""
+        return f"{self.api_base_url}v1/pages/{self.page_id}/{path}"
+
+    def auth_headers(self) -> dict[str, str]:
+        """Statuspage's ``Authorization: OAuth <key>``; the key is a secret: never log it."""
+        return {"Authorization": f"OAuth {self.api_key.get_secret_value()}"}
+
     @property
     def label(self) -> str:
         name = getattr(self, "_block_document_name", None)

@@ -136,9 +136,7 @@ def _prometheus(block: PrometheusTarget) -> tuple[str, str]:
 
 def _status_page(block: StatusPage) -> tuple[str, str]:
     response = httpx.get(
-        f"{block.api_base_url}v1/pages/{block.page_id}/components",
-        headers={"Authorization": f"OAuth {block.api_key.get_secret_value()}"},
-        timeout=block.timeout_seconds,
+        block.url("components"), headers=block.auth_headers(), timeout=block.timeout_seconds
     )
     if response.status_code in (401, 403):
         raise RuntimeError("the status page refused the API key: check it in the block")

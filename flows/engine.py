@@ -44,7 +44,7 @@ from incident.models import (
 )
 from incident.templates import templates_for
 
-__all__ = ["Scenario", "Setting", "respond_with"]  # the contract is re-exported here
+__all__ = ["respond_with"]  # what a scenario hands it: `flows.scenario`
 
 T = TypeVar("T")
 

@@ -16,20 +16,11 @@ from incident.objectives import (
     DEFAULT_OBJECTIVES,
     DEFAULT_STAKEHOLDERS,
     RUNBOOK_PRESETS,
-    EscalationStep,
     Objectives,
 )
 from incident.severity import Severity, SeverityScheme
 
-__all__ = [
-    "DEFAULT_COMPONENT_STATUS",
-    "DEFAULT_OBJECTIVES",
-    "DEFAULT_STAKEHOLDERS",
-    "RUNBOOK_PRESETS",
-    "EscalationStep",
-    "IncidentPolicy",
-    "Objectives",
-]
+__all__ = ["IncidentPolicy"]  # the objectives tables: `incident.objectives`
 
 
 class IncidentPolicy(BaseModel):

@@ -21,14 +21,13 @@ __all__ = ["open_status_incident", "set_component_status", "update_status_incide
 def _call(
     page: StatusPage, method: str, path: str, body: dict[str, Any], attempts: int, wait: float
 ) -> HttpOutcome:
-    key = page.api_key.get_secret_value()
     return send_json(
         method,
-        f"{page.api_base_url}v1/pages/{page.page_id}/{path}",
+        page.url(path),
         body,
         label=f"status page at {page.api_base_url} ({page.label})",
-        headers={"Authorization": f"OAuth {key}"},
-        secrets=(key,),
+        headers=page.auth_headers(),
+        secrets=(page.api_key.get_secret_value(),),
         timeout=page.timeout_seconds,
         attempts=attempts,
         max_wait_seconds=wait,

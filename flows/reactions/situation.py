@@ -11,7 +11,8 @@ from blocks.slack import SlackWorkspace
 from blocks.statuspage import StatusPage
 from incident import ledger
 from incident.models import Alert, Delivery, Incident, IncidentStatus, TimelineEvent
-from incident.policy import IncidentPolicy, Objectives
+from incident.objectives import Objectives
+from incident.policy import IncidentPolicy
 from incident.record import IncidentRecord
 from tasks.slack import post_message
 

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from incident.models import Alert
-from incident.policy import DEFAULT_OBJECTIVES, IncidentPolicy
+from incident.objectives import DEFAULT_OBJECTIVES
+from incident.policy import IncidentPolicy
 from incident.severity import Severity, SeverityScheme
 
 

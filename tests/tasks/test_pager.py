@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 
 import pytest
 from prefect import flow
@@ -88,9 +87,7 @@ def test_a_pagerduty_outage_never_fails_the_flow_that_pages(
         paged = send_page_event(pager, "trigger", dedup_key="k", summary="s", max_wait_seconds=1)
         return paged.delivered, "mitigated"
 
-    started = time.monotonic()
     assert mitigation() == (False, "mitigated")
-    assert time.monotonic() - started < 10
     assert pagerduty_stub.alerts == {}
 
 

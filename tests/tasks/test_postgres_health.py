@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import time
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -70,10 +69,9 @@ def test_a_wrong_password_is_unreachable_at_once_without_the_password(
 ):
     alice, _ = logins
     target = PostgresTarget(dsn=_as(diagnosed_postgres.dsn, user=alice, password=SECRET))
-    started = time.monotonic()
     finding = measure_round_trip(target)
-    assert time.monotonic() - started < 10, "a wrong password is permanent: never retried"
     assert finding.status is FindingStatus.UNREACHABLE
+    assert finding.evidence["attempts"] == 1, "a wrong password is permanent: never retried"
     assert finding.evidence == {**finding.evidence, "transient": False, "attempts": 1}
     assert "password authentication failed" in finding.summary
     assert SECRET not in finding.model_dump_json() and "PostgresTarget block" in finding.summary

@@ -18,8 +18,12 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The quick start's drill, through the `firebreak` CLI as an operator runs it:
+# `make drill DRILL=crash-loop FIREBREAK_DRILL_KUBECONFIG=...` rehearses another scenario.
+DRILL ?= db-pool-exhaustion
+
 drill: $(STAMP)
-	$(PY) -m flows.drill
+	$(VENV)/bin/firebreak drill $(DRILL)
 
 # Two workers, each with its own Prefect API; tests that share a fixed resource carry one
 # xdist_group mark and run on one worker. TEST_WORKERS=0 runs everything in this process.

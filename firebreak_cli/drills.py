@@ -92,6 +92,8 @@ def run_drill(
     if inject_only:
         return fault_drills.inject_only(settings, spec, hold)
     runner = spec.load_runner()
+    targets = fault_drills.drill_targets(settings)
+    fault_drills.require_cluster(spec, targets)
     fault_drills.sweep(settings, spec)  # what killed drills left behind goes first
     admin = settings.admin_dsn.get_secret_value()
     with settings.prefect():
@@ -102,8 +104,8 @@ def run_drill(
         out.print(f"Prefect API ready in {time.monotonic() - started:.1f} s; injecting the fault")
         record = IncidentRecord(admin, spec.record_schema)
         try:
-            with follow_timeline(record, spec.scenario):
-                report = runner(admin)
+            with follow_timeline(record, spec.responder):
+                report = runner(admin, targets)
         finally:
             record.close()
     out.print(_scorecard(report))

@@ -21,7 +21,7 @@ from sandbox.databases import ensure_database
 from sandbox.drill_registry import DrillSpec
 from sandbox.injectors import INJECTORS, DrillTargets, Fault, FaultSession
 
-__all__ = ["drill_targets", "inject_only", "sweep"]
+__all__ = ["drill_targets", "inject_only", "require_cluster", "sweep"]
 
 
 def drill_targets(settings: FirebreakSettings) -> DrillTargets:
@@ -50,12 +50,17 @@ def _fault(spec: DrillSpec, settings: FirebreakSettings, targets: DrillTargets) 
         options["database"] = settings.drill_database
     elif spec.injector == "failing-health":
         options["url"] = settings.demo_service_url
-    elif spec.injector in ("bad-rollout", "crash-loop", "oom-kill") and targets.kubernetes is None:
+    require_cluster(spec, targets)
+    return INJECTORS[spec.injector](targets, **options)
+
+
+def require_cluster(spec: DrillSpec, targets: DrillTargets) -> None:
+    """A Kubernetes drill without a cluster stops here, saying what to set."""
+    if spec.needs_kubernetes and targets.kubernetes is None:
         fail(
             f"drill {spec.scenario} needs a Kubernetes cluster: set FIREBREAK_DRILL_KUBECONFIG "
             "(the local control plane, kind, k3d); the other drills run without one"
         )
-    return INJECTORS[spec.injector](targets, **options)
 
 
 def sweep(settings: FirebreakSettings, spec: DrillSpec) -> None:

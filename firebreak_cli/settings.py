@@ -55,6 +55,11 @@ class FirebreakSettings(BaseSettings):
         None, description="Kubeconfig of the cluster Kubernetes drills run in (none: skipped)."
     )
     drill_namespace: str = Field("firebreak-drill", description="Namespace of those drills.")
+    drill_cluster_block: str = Field(
+        "drill-cluster",
+        description="KubernetesTarget (the drill namespace) the `drill` deployment's Kubernetes "
+        "drills use; `init` creates it when it is given a kubeconfig.",
+    )
     demo_admin_token: SecretStr | None = Field(
         None, description="Admin token of the demo service, for the failing-health drill."
     )

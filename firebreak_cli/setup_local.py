@@ -150,6 +150,14 @@ def initialise(
                     f"namespace {namespace} via {kubeconfig}",
                 )
             )
+        if drills := kubeconfig or settings.drill_kubeconfig:
+            wanted.append(
+                (
+                    KubernetesTarget(kubeconfig_path=drills, namespace=settings.drill_namespace),
+                    settings.drill_cluster_block,
+                    f"drill namespace {settings.drill_namespace} via {drills}",
+                )
+            )
         rows += [_save(block, name, overwrite, detail) for block, name, detail in wanted]
         rows.append(_work_pool(settings.work_pool))
     return rows

@@ -28,6 +28,7 @@ from incident.policy import IncidentPolicy
 from incident.postmortem import incident_metrics
 from sandbox.approver import answer, wait_for_approval_request
 from sandbox.databases import ensure_database
+from sandbox.injectors.base import DrillTargets
 from sandbox.postgres_faults import PoolExhaustion
 from sandbox.slack_stub import SlackStub
 
@@ -51,6 +52,7 @@ DRILL_POLICY = IncidentPolicy(
 
 @dataclass
 class DrillReport:
+    scenario: str = SCENARIO
     incident_id: str = ""
     state: str = ""
     checks: dict[str, bool] = field(default_factory=dict)
@@ -61,7 +63,10 @@ class DrillReport:
         return bool(self.checks) and all(self.checks.values())
 
     def render(self) -> str:
-        lines = [f"Firebreak drill: {SCENARIO}", f"incident {self.incident_id}, run {self.state}"]
+        lines = [
+            f"Firebreak drill: {self.scenario}",
+            f"incident {self.incident_id}, run {self.state}",
+        ]
         lines += ["", f"{'check':<48} result"]
         lines += [f"{name:<48} {'PASS' if ok else 'FAIL'}" for name, ok in self.checks.items()]
         lines += ["", f"{'metric':<48} seconds"]
@@ -86,8 +91,13 @@ def _sandbox_dsn(admin_dsn: str) -> str:
     return make_conninfo(**params)
 
 
-def run_db_pool_drill(admin_dsn: str = DEFAULT_DSN, approve_after: float = 1.0) -> DrillReport:
-    """Inject, respond, approve, score. Everything is undone afterwards."""
+def run_db_pool_drill(
+    admin_dsn: str = DEFAULT_DSN, targets: DrillTargets | None = None, approve_after: float = 1.0
+) -> DrillReport:
+    """Inject, respond, approve, score. Everything is undone afterwards.
+
+    ``targets`` is the registry's runner signature; this drill needs only ``admin_dsn``.
+    """
     report = DrillReport()
     sandbox = _sandbox_dsn(admin_dsn)
     store = IncidentStore(dsn=admin_dsn, schema_name=RECORD_SCHEMA)

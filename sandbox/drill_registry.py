@@ -11,9 +11,12 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from incident.errors import PermanentError
+
+if TYPE_CHECKING:  # the injectors (and their clients) load only when a drill runs
+    from sandbox.injectors.base import DrillTargets
 
 __all__ = ["DRILLS", "DrillSpec", "Scorecard", "UnknownDrill", "drill_spec", "register_drill"]
 
@@ -38,14 +41,23 @@ class UnknownDrill(PermanentError):
 
 @dataclass(frozen=True)
 class DrillSpec:
-    scenario: str  # the response's scenario name, as in the record
+    scenario: str  # the drill's name (`firebreak drill NAME`, the deployment's dropdown)
     title: str
     injector: str  # kind in sandbox.injectors.INJECTORS
-    runner: str | None = None  # "module:function(admin_dsn: str) -> Scorecard"; None: not yet
+    runner: str | None = None  # "module:function(admin_dsn, targets) -> Scorecard"; None: not yet
     runbook: str = "003"
     record_schema: str = "firebreak_drill_record"
+    response: str = ""  # the scenario that answers it, as the record names it; "": `scenario`
 
-    def load_runner(self) -> Callable[[str], Scorecard]:
+    @property
+    def responder(self) -> str:
+        return self.response or self.scenario
+
+    @property
+    def needs_kubernetes(self) -> bool:
+        return self.injector in KUBERNETES_INJECTORS
+
+    def load_runner(self) -> Callable[[str, DrillTargets], Scorecard]:
         if self.runner is None:
             raise PermanentError(
                 f"drill {self.scenario!r} has a fault injector ({self.injector}) but no response "
@@ -53,10 +65,13 @@ class DrillSpec:
                 f"{self.scenario} --inject-only` injects and removes the fault on its own"
             )
         module, _, name = self.runner.partition(":")
-        runner: Callable[[str], Scorecard] = getattr(importlib.import_module(module), name)
+        runner: Callable[[str, DrillTargets], Scorecard] = getattr(
+            importlib.import_module(module), name
+        )
         return runner
 
 
+KUBERNETES_INJECTORS = frozenset({"bad-rollout", "crash-loop", "oom-kill"})
 DRILLS: dict[str, DrillSpec] = {}
 
 
@@ -82,9 +97,26 @@ for _spec in (
         runner="flows.drill:run_db_pool_drill",
     ),
     DrillSpec("lock-contention", "Lock contention on a hot row (runbook 001)", "lock-contention"),
-    DrillSpec("bad-rollout", "Bad rollout, rolled back (runbook 003 monthly)", "bad-rollout"),
-    DrillSpec("crash-loop", "A deployment in CrashLoopBackOff (runbook 002)", "crash-loop"),
-    DrillSpec("oom-kill", "Containers OOMKilled (runbook 000 sc. 3, 004)", "oom-kill"),
+    DrillSpec(
+        "bad-rollout",
+        "Bad rollout, rolled back (runbook 003 monthly)",
+        injector="bad-rollout",
+        runner="flows.kube_drill:run_bad_rollout_drill",
+        response="service-outage",
+    ),
+    DrillSpec(
+        "crash-loop",
+        "A deployment in CrashLoopBackOff after a rollout (runbook 002)",
+        injector="crash-loop",
+        runner="flows.kube_drill:run_crash_loop_drill",
+    ),
+    DrillSpec(
+        "oom-kill",
+        "Containers OOMKilled at their memory limit (runbook 000 sc. 3, 004)",
+        injector="oom-kill",
+        runner="flows.kube_drill:run_oom_kill_drill",
+        response="high-memory",
+    ),
     DrillSpec("failing-health", "Health endpoint failing (runbook 000 sc. 1)", "failing-health"),
     DrillSpec("redis-client-flood", "Redis flooded with clients (runbook 003)", "redis-flood"),
 ):

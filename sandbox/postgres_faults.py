@@ -153,7 +153,9 @@ class PoolExhaustion:
         self._wait_until_older_than(self.age_seconds)
         if self.hazards:  # healthy traffic: always younger than any threshold of seconds
             self._busy("young_query", ["SELECT pg_sleep(0.5)"])
-            self._busy("young_transaction", ["BEGIN", "SELECT 1", "SELECT pg_sleep(0.5)", "COMMIT"])
+            # one round trip: a client thread starved of the CPU between BEGIN and COMMIT
+            # would leave an "idle in transaction" older than the threshold, a real offender
+            self._busy("young_transaction", ["BEGIN; SELECT 1; SELECT pg_sleep(0.5); COMMIT"])
         if self.fill_server:
             self._fill_server()
         return self

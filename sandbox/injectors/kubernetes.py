@@ -2,9 +2,14 @@
 
 Each fault is a Deployment of the drill's own, in the drill namespace, labelled as such, so
 removing it deletes exactly what was made and never edits a workload someone else owns.
-Containers really fail (a missing image tag, ``exit 1``, a memory limit ``tail /dev/zero``
-outgrows) and also carry the fake kubelet's ``fake-kubelet/*`` annotations, so the same
-drill works on the local control plane and on kind, k3d or a staging cluster.
+Containers really fail (a missing image tag, ``exit 1``, 20 MiB written to memory-backed
+``/dev/shm`` under a 16 MiB limit) and also carry the fake kubelet's ``fake-kubelet/*``
+annotations, so the same drill works on the local control plane and on kind, k3d or a
+staging cluster.
+
+Each is also a fault the runbooks' response can really fix, so a drill scores the response
+and not the injector: the bad rollout and the crash loop follow a healthy revision 1 (roll
+back), and the OOM kill uses a bounded amount of memory (raise the limit by half).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from kubernetes.client.rest import ApiException
 from incident.errors import PermanentError
 from sandbox.injectors.base import DrillTargets, Fault, register
 
-__all__ = ["BadRollout", "CrashLoop", "OomKill"]
+__all__ = ["BadRollout", "CrashLoop", "DeploymentFault", "OomKill"]
 
 IMAGE = "busybox:1.36"
 BAD_IMAGE = "busybox:does-not-exist"  # no such tag anywhere; the fake kubelet fails it too
@@ -46,7 +51,7 @@ def _container(command: list[str], image: str = IMAGE, **extra: Any) -> dict[str
     }
 
 
-class _DeploymentFault(Fault):
+class DeploymentFault(Fault):
     """A Deployment made to fail; ``present`` looks at its pods."""
 
     def __init__(self, targets: DrillTargets) -> None:
@@ -97,6 +102,26 @@ class _DeploymentFault(Fault):
         with _api(self.targets) as api:
             client.AppsV1Api(api).create_namespaced_deployment(self.namespace, self.manifest())
 
+    def roll_out(self, template: dict[str, Any]) -> None:
+        """Revision 1 as made, then revision 2 with ``template`` patched in: a rollout."""
+        self.wait_until(lambda: self._revision() == "1", "revision 1 created")
+        with _api(self.targets) as api:
+            client.AppsV1Api(api).patch_namespaced_deployment(
+                self.name, self.namespace, {"spec": {"template": template}}
+            )
+
+    def _revision(self) -> str | None:
+        with _api(self.targets) as api:
+            d = client.AppsV1Api(api).read_namespaced_deployment(self.name, self.namespace)
+        return (d.metadata.annotations or {}).get("deployment.kubernetes.io/revision")
+
+    def wait_until(self, check: Callable[[], bool], what: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not check():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.target}: {what} did not happen within {timeout}s")
+            time.sleep(0.3)
+
     def pods(self) -> list[client.V1Pod]:
         with _api(self.targets) as api:
             return (
@@ -124,12 +149,20 @@ class _DeploymentFault(Fault):
 
 
 @register
-class CrashLoop(_DeploymentFault):
-    kind = "crash-loop"
-    annotations = {"fake-kubelet/fail": "crash"}
+class CrashLoop(DeploymentFault):
+    """Revision 1 runs; revision 2's command exits 1 at once (002 "Pod Crashes")."""
 
-    def container(self) -> dict[str, Any]:
-        return _container(["sh", "-c", "echo 'ERROR drill: injected crash'; exit 1"])
+    kind = "crash-loop"
+
+    def inject(self) -> None:
+        super().inject()
+        crashing = _container(["sh", "-c", "echo 'ERROR drill: injected crash'; exit 1"])
+        self.roll_out(
+            {
+                "metadata": {"annotations": {"fake-kubelet/fail": "crash"}},
+                "spec": {"containers": [crashing]},
+            }
+        )
 
     def present(self) -> bool:
         return any(
@@ -140,12 +173,16 @@ class CrashLoop(_DeploymentFault):
 
 
 @register
-class OomKill(_DeploymentFault):
+class OomKill(DeploymentFault):
+    """20 MiB held in memory under a 16 MiB limit: killed until the limit is raised."""
+
     kind = "oom-kill"
-    annotations = {"fake-kubelet/fail": "oom"}
+    annotations = {"fake-kubelet/usage": "memory=20Mi"}
+    LIMIT = "16Mi"
 
     def container(self) -> dict[str, Any]:
-        return _container(["tail", "/dev/zero"], resources={"limits": {"memory": "16Mi"}})
+        fill = "dd if=/dev/zero of=/dev/shm/fill bs=1048576 count=20 && exec sleep 3600"
+        return _container(["sh", "-c", fill], resources={"limits": {"memory": self.LIMIT}})
 
     def present(self) -> bool:
         return any(
@@ -158,33 +195,19 @@ class OomKill(_DeploymentFault):
 
 
 @register
-class BadRollout(_DeploymentFault):
+class BadRollout(DeploymentFault):
     """Revision 1 runs; revision 2 ships an image that cannot be pulled (roll back to 1)."""
 
     kind = "bad-rollout"
 
+    def manifest(self) -> dict[str, Any]:
+        body = super().manifest()
+        body["spec"]["strategy"] = {"type": "Recreate"}  # the old pods go first: an outage
+        return body
+
     def inject(self) -> None:
         super().inject()
-        self.wait_until(lambda: self._revision() == "1", "revision 1 created")
-        bad = {
-            "spec": {
-                "template": {"spec": {"containers": [_container(["sleep", "3600"], BAD_IMAGE)]}}
-            }
-        }
-        with _api(self.targets) as api:
-            client.AppsV1Api(api).patch_namespaced_deployment(self.name, self.namespace, bad)
-
-    def _revision(self) -> str | None:
-        with _api(self.targets) as api:
-            d = client.AppsV1Api(api).read_namespaced_deployment(self.name, self.namespace)
-        return (d.metadata.annotations or {}).get("deployment.kubernetes.io/revision")
-
-    def wait_until(self, check: Callable[[], bool], what: str, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while not check():
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{self.target}: {what} did not happen within {timeout}s")
-            time.sleep(0.3)
+        self.roll_out({"spec": {"containers": [_container(["sleep", "3600"], BAD_IMAGE)]}})
 
     def present(self) -> bool:
         pulling = ("ErrImagePull", "ImagePullBackOff")

@@ -29,7 +29,7 @@ def test_drill_shows_each_step_as_it_happens_then_a_passing_scorecard(firebreak,
 
 
 def test_a_drill_without_a_response_flow_yet_says_how_to_inject_its_fault_alone(firebreak):
-    result = firebreak("drill", "crash-loop")
+    result = firebreak("drill", "redis-client-flood")
     assert result.code == 1
     assert "no response flow yet" in result.stderr and "--inject-only" in result.stderr
 

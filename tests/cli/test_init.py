@@ -11,7 +11,7 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 from psycopg.conninfo import conninfo_to_dict
 
 import blocks
-from blocks import PostgresTarget, SlackWorkspace
+from blocks import KubernetesTarget, PostgresTarget, SlackWorkspace
 from sandbox.demo_service import DemoService
 from tests.fixtures.postgres import ADMIN_DSN
 from tests.fixtures.redis import REDIS_URL
@@ -83,3 +83,21 @@ def test_init_creates_blocks_that_doctor_finds_reachable_and_keeps_them_on_a_sec
         assert checked.code == 0, checked.output
         assert "FAIL" not in checked.stdout
         assert SLACK_TEST_TOKEN not in checked.output
+
+
+def test_init_with_a_kubeconfig_creates_the_drill_namespace_block_the_drills_schedule_names(
+    firebreak, block_names, tmp_path
+):
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\n")  # init saves it; doctor reads it
+    result = firebreak(
+        "init",
+        "--kubeconfig",
+        str(kubeconfig),
+        "--namespace",
+        "payments",
+        env={"FIREBREAK_ADMIN_DSN": ADMIN_DSN, "FIREBREAK_DRILL_NAMESPACE": "fb-drills"},
+    )
+    assert result.code == 0, result.output
+    drills = KubernetesTarget.load(block_names.drill_cluster)
+    assert (drills.kubeconfig_path, drills.namespace) == (str(kubeconfig), "fb-drills")

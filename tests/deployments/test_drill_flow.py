@@ -27,6 +27,15 @@ def test_the_drill_flow_scores_the_db_pool_drill_and_publishes_the_scorecard(
 
 
 def test_a_scenario_without_a_response_fails_the_run_saying_why(prefect_api):
-    state = drill(scenario="crash-loop", return_state=True)
+    state = drill(scenario="redis-client-flood", return_state=True)
     assert state.is_failed()
     assert "no response flow yet" in str(state.message) + repr(state.result(raise_on_failure=False))
+
+
+def test_a_kubernetes_drill_without_its_cluster_block_fails_naming_it(prefect_api, admin_dsn):
+    name = f"drill-sandbox-{secrets.token_hex(3)}"
+    PostgresTarget(dsn=admin_dsn, name="drill sandbox").save(name)
+    state = drill(scenario="crash-loop", sandbox=name, return_state=True)
+    assert state.is_failed()
+    said = str(state.message) + repr(state.result(raise_on_failure=False))
+    assert "need a cluster" in said and "`cluster` block" in said

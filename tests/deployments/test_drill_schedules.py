@@ -77,7 +77,7 @@ def test_the_scheduler_creates_the_next_drill_runs_from_each_cron(deployed_clust
         matching = [
             s
             for s in declared.values()
-            if s["parameters"] == {k: v for k, v in run.parameters.items() if k == "scenario"}
+            if s["parameters"] == {k: run.parameters.get(k) for k in s["parameters"]}
         ]
         crons = {s["cron"] for s in matching}
         fire = run.expected_start_time.astimezone(UTC).replace(tzinfo=None)

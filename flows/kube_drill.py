@@ -1,0 +1,227 @@
+"""The Kubernetes drills: a bad rollout, a crash loop, an OOM kill, each answered for real.
+
+The fault is a Deployment of the drill's own in the drill namespace (`sandbox.injectors`);
+the alert goes through `respond` and the shipped routing rules, as Alertmanager's would, so
+the drill rehearses the routing too. The on-call approves only a plan confined to the
+drill's own Deployment: on a shared staging namespace, a plan that would also touch a real
+workload is rejected and the drill fails, which is what a person should see. The scorecard
+reads the cluster, not the flow's report of itself, and every other Deployment of the
+namespace must keep its generation (nothing else was changed).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+from blocks.kubernetes import KubernetesTarget
+from blocks.slack import SlackWorkspace
+from blocks.store import IncidentStore
+from flows.drill import DRILL_POLICY, DRILL_TOKEN, RECORD_SCHEMA, DrillReport
+from flows.respond import respond, routing_rules
+from incident.errors import PermanentError
+from incident.models import Alert, AlertSource, new_incident_id
+from incident.postmortem import incident_metrics
+from incident.record import IncidentRecord
+from incident.routing import RoutingRules
+from sandbox.approver import answer, wait_for_approval_request
+from sandbox.drill_registry import drill_spec
+from sandbox.injectors import INJECTORS, DrillTargets, FaultSession
+from sandbox.injectors.kubernetes import DeploymentFault
+from sandbox.slack_stub import SlackStub
+
+__all__ = ["run_bad_rollout_drill", "run_crash_loop_drill", "run_oom_kill_drill"]
+
+ROUTES = "deployments/respond-routes.yaml"
+KUBE_POLICY = DRILL_POLICY.model_copy(update={"verification_window": timedelta(seconds=90)})
+
+# drill → the alert kube-prometheus would fire for it (the routes pick the scenario)
+ALERTS = {
+    "bad-rollout": "KubeDeploymentRolloutStuck",
+    "crash-loop": "KubePodCrashLooping",
+    "oom-kill": "KubeContainerOOMKilled",
+}
+
+
+def _routes(cluster: KubernetesTarget) -> RoutingRules:
+    """The shipped rules with the drill's namespace as every Kubernetes route's target."""
+    rules = routing_rules(ROUTES)
+    routes = tuple(
+        r.model_copy(update={"parameters": {**r.parameters, "cluster": cluster}})
+        if "cluster" in r.parameters
+        else r
+        for r in rules.routes
+    )
+    return rules.model_copy(update={"routes": routes})
+
+
+def _generations(cluster: KubernetesTarget, but: str) -> dict[str, int]:
+    """Every other Deployment's generation: it moves only when its spec is changed."""
+    with cluster.api_client() as api:
+        items = client.AppsV1Api(api).list_namespaced_deployment(cluster.namespace).items
+    return {d.metadata.name: d.metadata.generation for d in items if d.metadata.name != but}
+
+
+def _require_namespace(cluster: KubernetesTarget) -> None:
+    with cluster.api_client() as api:
+        try:
+            client.CoreV1Api(api).read_namespace(cluster.namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                raise PermanentError(
+                    f"the drill namespace {cluster.namespace!r} does not exist: create it "
+                    f"(kubectl create namespace {cluster.namespace}) or name another one "
+                    "(FIREBREAK_DRILL_NAMESPACE)"
+                ) from None
+            raise
+
+
+def _healthy(fault: DeploymentFault, cluster: KubernetesTarget) -> bool:
+    """The drill's Deployment serves again: every replica updated and available."""
+    with cluster.api_client() as api:
+        d = client.AppsV1Api(api).read_namespaced_deployment(fault.name, fault.namespace)
+    want, status = d.spec.replicas or 0, d.status
+    return bool(
+        status
+        and (status.observed_generation or 0) >= (d.metadata.generation or 0)
+        and (status.updated_replicas or 0) == want
+        and (status.available_replicas or 0) == want
+        and not fault.present()
+    )
+
+
+def _eventually(check: Callable[[], bool], timeout: float = 60) -> bool:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(1)
+    return True
+
+
+def run_kubernetes_drill(
+    kind: str, admin_dsn: str, cluster: KubernetesTarget, approve_after: float = 1.0
+) -> DrillReport:
+    """Inject ``kind``'s fault, respond through the routes, approve, score; always remove."""
+    alertname, scenario = ALERTS[kind], drill_spec(kind).responder
+    _require_namespace(cluster)
+    report = DrillReport(scenario=kind)
+    store = IncidentStore(dsn=admin_dsn, schema_name=RECORD_SCHEMA)
+    record = store.open()
+    targets = DrillTargets(kubernetes=cluster)
+    fault = INJECTORS[kind](targets)
+    assert isinstance(fault, DeploymentFault)
+    with (
+        SlackStub(token=DRILL_TOKEN) as slack_stub,
+        FaultSession(admin_dsn, RECORD_SCHEMA, targets) as session,
+        session.injected(fault),
+    ):
+        was_present = fault.present()  # read from the cluster, as the alert would see it
+        others = _generations(cluster, but=fault.name)
+        own, approvals, refused = new_incident_id(), [], []
+        on_call = threading.Thread(
+            target=_on_call,
+            args=(record, scenario, own, fault.name, approve_after, approvals, refused),
+            daemon=True,
+        )
+        on_call.start()
+        state = respond(
+            alert=Alert(
+                name=alertname,
+                source=AlertSource.DRILL,
+                severity="SEV2",
+                summary=f"[DRILL] {fault.target}: {kind}",
+                labels={"namespace": cluster.namespace, "deployment": fault.name, "drill": "true"},
+            ),
+            incident_id=own,
+            routes=_routes(cluster),
+            store=store,
+            slack=SlackWorkspace(token=DRILL_TOKEN, api_base_url=slack_stub.base_url),
+            policy=KUBE_POLICY,
+            return_state=True,
+        )
+        on_call.join(timeout=5)
+        report.state, report.incident_id = state.name or "", own
+        texts = slack_stub.texts()
+        report.checks = {
+            f"fault injected ({kind} seen on the cluster)": was_present,
+            "incident declared in the channel": any("INCIDENT DECLARED" in t for t in texts),
+            "approval asked for in the channel": any("APPROVAL NEEDED" in t for t in texts),
+            "plan confined to the drill's deployment": not refused,
+            "approval requested and given": bool(approvals),
+            "drill deployment healthy again (read from the cluster)": _eventually(
+                lambda: _healthy(fault, cluster)
+            ),
+            "every other deployment untouched": _generations(cluster, but=fault.name) == others,
+            "resolution posted": any("INCIDENT RESOLVED" in t for t in texts),
+            "run ended Resolved": state.name == "Resolved",
+        }
+    _score_record(report, record)
+    record.close()
+    return report
+
+
+def _on_call(
+    record: IncidentRecord,
+    scenario: str,
+    own: str,
+    deployment: str,
+    approve_after: float,
+    approvals: list[str],
+    refused: list[str],
+) -> None:
+    """Approve the drill's plan if, and only if, it touches the drill's Deployment alone."""
+    _, run_id, digest = wait_for_approval_request(record, scenario, timeout=300, incident_id=own)
+    time.sleep(approve_after)  # a person reads the plan before deciding
+    touched = {
+        item.get("deployment") or item.get("name")
+        for plan in record.plans(own)
+        for item in plan.items
+    }
+    confined = touched == {deployment}
+    if not confined:
+        refused.append(", ".join(sorted(str(t) for t in touched)))
+    given = answer(
+        run_id,
+        approve=confined,
+        approver="drill-on-call",
+        reason="drill" if confined else f"plan reaches beyond the drill: {refused[-1]}",
+        plan_digest=digest,
+    )
+    if given.accepted and confined:
+        approvals.append(own)
+
+
+def _score_record(report: DrillReport, record: IncidentRecord) -> None:
+    timeline = record.timeline(report.incident_id)
+    report.metrics = incident_metrics(record.get_incident(report.incident_id), timeline)
+    report.checks["post-mortem drafted"] = any(
+        e.step == "postmortem" and e.status == "completed" for e in timeline
+    )
+
+
+def run_bad_rollout_drill(admin_dsn: str, targets: DrillTargets) -> DrillReport:
+    return run_kubernetes_drill("bad-rollout", admin_dsn, _cluster(targets))
+
+
+def run_crash_loop_drill(admin_dsn: str, targets: DrillTargets) -> DrillReport:
+    return run_kubernetes_drill("crash-loop", admin_dsn, _cluster(targets))
+
+
+def run_oom_kill_drill(admin_dsn: str, targets: DrillTargets) -> DrillReport:
+    return run_kubernetes_drill("oom-kill", admin_dsn, _cluster(targets))
+
+
+def _cluster(targets: DrillTargets) -> KubernetesTarget:
+    if targets.kubernetes is None:
+        raise PermanentError(
+            "the Kubernetes drills need a cluster: set FIREBREAK_DRILL_KUBECONFIG (the local "
+            "control plane, kind, k3d) or the drill deployment's `cluster` block; the other "
+            "drills run without one"
+        )
+    return targets.kubernetes

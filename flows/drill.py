@@ -11,8 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import threading
-import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -26,7 +24,7 @@ from flows.scenarios.db_pool_exhaustion import SCENARIO, db_pool_exhaustion
 from incident.models import Alert, AlertSource, new_incident_id
 from incident.policy import IncidentPolicy
 from incident.postmortem import incident_metrics
-from sandbox.approver import answer, wait_for_approval_request
+from sandbox.approver import OnCall
 from sandbox.databases import ensure_database
 from sandbox.injectors.base import DrillTargets
 from sandbox.postgres_faults import PoolExhaustion
@@ -82,7 +80,7 @@ class DrillReport:
         return "\n".join(lines)
 
 
-def _sandbox_dsn(admin_dsn: str) -> str:
+def sandbox_dsn(admin_dsn: str) -> str:
     """Create the sandbox database once; drills never touch any other database."""
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         ensure_database(conn, SANDBOX_DATABASE)
@@ -99,7 +97,7 @@ def run_db_pool_drill(
     ``targets`` is the registry's runner signature; this drill needs only ``admin_dsn``.
     """
     report = DrillReport()
-    sandbox = _sandbox_dsn(admin_dsn)
+    sandbox = sandbox_dsn(admin_dsn)
     store = IncidentStore(dsn=admin_dsn, schema_name=RECORD_SCHEMA)
     record = store.open()
     age = DRILL_POLICY.long_query_threshold.total_seconds() + 0.3
@@ -120,22 +118,11 @@ def run_db_pool_drill(
             labels={"service": "orders", "drill": "true"},
         )
         slack = SlackWorkspace(token=DRILL_TOKEN, api_base_url=slack_stub.base_url)
-        approvals: list[str] = []
         own = new_incident_id()
-
-        def on_call() -> None:
-            incident_id, run_id, digest = wait_for_approval_request(
-                record, SCENARIO, timeout=300, incident_id=own
-            )
-            time.sleep(approve_after)  # a person reads the plan before deciding
-            fault.move_on()  # meanwhile a pooled connection finishes and takes fresh work
-            given = answer(
-                run_id, approve=True, approver="drill-on-call", reason="drill", plan_digest=digest
-            )
-            if given.accepted:
-                approvals.append(incident_id)
-
-        approver = threading.Thread(target=on_call, daemon=True)
+        # meanwhile a pooled connection finishes and takes fresh work: it must be spared
+        approver = OnCall(
+            record, SCENARIO, own, read_seconds=approve_after, meanwhile=fault.move_on
+        )
         approver.start()
         state = db_pool_exhaustion(
             alert=alert,
@@ -149,14 +136,14 @@ def run_db_pool_drill(
         approver.join(timeout=5)
         outcome = state.result(raise_on_failure=False)
         report.state = state.name or ""
-        report.incident_id = getattr(outcome, "incident_id", approvals[0] if approvals else "")
+        report.incident_id = getattr(outcome, "incident_id", own)
         alive = fault.alive()
         texts = slack_stub.texts()
         report.checks = {
             "fault injected (pool really exhausted)": was_exhausted,
             "incident declared in the channel": any("INCIDENT DECLARED" in t for t in texts),
             "approval asked for in the channel": any("APPROVAL NEEDED" in t for t in texts),
-            "approval requested and given": bool(approvals),
+            "approval requested and given": approver.approved,
             "offending backends terminated": not (alive & fault.offending),
             "every bystander untouched (incl. one that moved on)": not fault.untouched(),
             "headroom restored (app can connect)": fault.can_connect(),

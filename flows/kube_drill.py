@@ -11,7 +11,6 @@ namespace must keep its generation (nothing else was changed).
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -25,11 +24,10 @@ from blocks.store import IncidentStore
 from flows.drill import DRILL_POLICY, DRILL_TOKEN, RECORD_SCHEMA, DrillReport
 from flows.respond import respond, routing_rules
 from incident.errors import PermanentError
-from incident.models import Alert, AlertSource, new_incident_id
+from incident.models import Alert, AlertSource, Plan, new_incident_id
 from incident.postmortem import incident_metrics
 from incident.record import IncidentRecord
-from incident.routing import RoutingRules
-from sandbox.approver import answer, wait_for_approval_request
+from sandbox.approver import OnCall
 from sandbox.drill_registry import drill_spec
 from sandbox.injectors import INJECTORS, DrillTargets, FaultSession
 from sandbox.injectors.kubernetes import DeploymentFault
@@ -46,18 +44,6 @@ ALERTS = {
     "crash-loop": "KubePodCrashLooping",
     "oom-kill": "KubeContainerOOMKilled",
 }
-
-
-def _routes(cluster: KubernetesTarget) -> RoutingRules:
-    """The shipped rules with the drill's namespace as every Kubernetes route's target."""
-    rules = routing_rules(ROUTES)
-    routes = tuple(
-        r.model_copy(update={"parameters": {**r.parameters, "cluster": cluster}})
-        if "cluster" in r.parameters
-        else r
-        for r in rules.routes
-    )
-    return rules.model_copy(update={"routes": routes})
 
 
 def _generations(cluster: KubernetesTarget, but: str) -> dict[str, int]:
@@ -123,11 +109,9 @@ def run_kubernetes_drill(
     ):
         was_present = fault.present()  # read from the cluster, as the alert would see it
         others = _generations(cluster, but=fault.name)
-        own, approvals, refused = new_incident_id(), [], []
-        on_call = threading.Thread(
-            target=_on_call,
-            args=(record, scenario, own, fault.name, approve_after, approvals, refused),
-            daemon=True,
+        own = new_incident_id()
+        on_call = OnCall(
+            record, scenario, own, read_seconds=approve_after, judge=_confined_to(fault.name)
         )
         on_call.start()
         state = respond(
@@ -139,7 +123,7 @@ def run_kubernetes_drill(
                 labels={"namespace": cluster.namespace, "deployment": fault.name, "drill": "true"},
             ),
             incident_id=own,
-            routes=_routes(cluster),
+            routes=routing_rules(ROUTES).with_parameter("cluster", cluster),
             store=store,
             slack=SlackWorkspace(token=DRILL_TOKEN, api_base_url=slack_stub.base_url),
             policy=KUBE_POLICY,
@@ -152,8 +136,8 @@ def run_kubernetes_drill(
             f"fault injected ({kind} seen on the cluster)": was_present,
             "incident declared in the channel": any("INCIDENT DECLARED" in t for t in texts),
             "approval asked for in the channel": any("APPROVAL NEEDED" in t for t in texts),
-            "plan confined to the drill's deployment": not refused,
-            "approval requested and given": bool(approvals),
+            "plan confined to the drill's deployment": on_call.objection is None,
+            "approval requested and given": on_call.approved,
             "drill deployment healthy again (read from the cluster)": _eventually(
                 lambda: _healthy(fault, cluster)
             ),
@@ -166,35 +150,16 @@ def run_kubernetes_drill(
     return report
 
 
-def _on_call(
-    record: IncidentRecord,
-    scenario: str,
-    own: str,
-    deployment: str,
-    approve_after: float,
-    approvals: list[str],
-    refused: list[str],
-) -> None:
-    """Approve the drill's plan if, and only if, it touches the drill's Deployment alone."""
-    _, run_id, digest = wait_for_approval_request(record, scenario, timeout=300, incident_id=own)
-    time.sleep(approve_after)  # a person reads the plan before deciding
-    touched = {
-        item.get("deployment") or item.get("name")
-        for plan in record.plans(own)
-        for item in plan.items
-    }
-    confined = touched == {deployment}
-    if not confined:
-        refused.append(", ".join(sorted(str(t) for t in touched)))
-    given = answer(
-        run_id,
-        approve=confined,
-        approver="drill-on-call",
-        reason="drill" if confined else f"plan reaches beyond the drill: {refused[-1]}",
-        plan_digest=digest,
-    )
-    if given.accepted and confined:
-        approvals.append(own)
+def _confined_to(deployment: str) -> Callable[[list[Plan]], str | None]:
+    """The on-call's objection to plans reaching beyond the drill's own Deployment."""
+
+    def judge(plans: list[Plan]) -> str | None:
+        touched = {i.get("deployment") or i.get("name") for p in plans for i in p.items}
+        if touched == {deployment}:
+            return None
+        return f"plan reaches beyond the drill: {', '.join(sorted(map(str, touched)))}"
+
+    return judge
 
 
 def _score_record(report: DrillReport, record: IncidentRecord) -> None:

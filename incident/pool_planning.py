@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from incident.decision import Decision, by_check
 from incident.models import Finding, FindingStatus, Plan
 
-__all__ = ["ACTION", "TerminationScope", "decide_pool_relief", "excluded_because"]
+__all__ = ["ACTION", "TerminationScope", "decide_pool_relief", "excluded_because", "plan_item"]
 
 ACTION = "terminate_backends"
 # What a plan item carries: enough to find the backend again and to know, at apply time,
@@ -62,7 +62,8 @@ def excluded_because(backend: dict[str, Any], scope: TerminationScope) -> str | 
     return None
 
 
-def _item(backend: dict[str, Any], reason: str, as_of: str) -> dict[str, Any]:
+def plan_item(backend: dict[str, Any], reason: str, as_of: str) -> dict[str, Any]:
+    """A backend as a plan item: what finds it again, and the condition it was planned in."""
     return {**{k: backend.get(k) for k in _KEPT}, "reason": reason, "as_of": as_of}
 
 
@@ -103,7 +104,7 @@ def _offenders(checks: dict[str, Finding], scope: TerminationScope, notes: list[
                 )
                 continue
             reason = f"{kind} for {backend.get('age_seconds')} s"
-            chosen[backend["pid"]] = _item(backend, reason, as_of)
+            chosen[backend["pid"]] = plan_item(backend, reason, as_of)
     locks = checks.get("lock_waits")
     for root in locks.evidence.get("roots", []) if locks else []:
         if root.get("longest_wait_seconds", 0) < threshold:
@@ -116,7 +117,7 @@ def _offenders(checks: dict[str, Finding], scope: TerminationScope, notes: list[
         if root["pid"] in chosen:
             chosen[root["pid"]]["reason"] += f"; {blocks}"
         else:
-            chosen[root["pid"]] = _item(root, blocks, locks.observed_at.isoformat())
+            chosen[root["pid"]] = plan_item(root, blocks, locks.observed_at.isoformat())
     return Plan(
         action=ACTION,
         target=scope.target,
@@ -139,7 +140,7 @@ def _idle(checks: dict[str, Finding], scope: TerminationScope, notes: list[str])
             notes.append(f"idle pid {backend['pid']} not planned: {why_not}")
             continue
         reason = f"idle for {backend.get('age_seconds')} s"
-        items.append(_item(backend, reason, idle.observed_at.isoformat()))
+        items.append(plan_item(backend, reason, idle.observed_at.isoformat()))
     return Plan(
         action=ACTION,
         target=scope.target,

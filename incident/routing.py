@@ -90,6 +90,17 @@ class RoutingRules(BaseModel):
                 return rule
         return Route(scenario=TRIAGE, parameters=dict(self.triage.parameters))
 
+    def with_parameter(self, name: str, value: Any) -> RoutingRules:
+        """These rules with ``name`` set to ``value`` wherever a route passes it: the shipped
+        rules pointed at a drill's or a test's own target, everything else as shipped."""
+        routes = tuple(
+            r.model_copy(update={"parameters": {**r.parameters, name: value}})
+            if name in r.parameters
+            else r
+            for r in self.routes
+        )
+        return self.model_copy(update={"routes": routes})
+
     def check(self, scenarios: Collection[str]) -> RoutingRules:
         """Every rule names a scenario that exists (``scenarios``); raises `RoutingError`."""
         for n, rule in enumerate(self.routes, 1):

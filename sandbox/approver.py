@@ -6,13 +6,15 @@ outside the flow run.
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from uuid import UUID
 
 from prefect.client.orchestration import get_client
 
 from flows.answer import SubmitResult, submit_decision
+from incident.models import Plan
 from incident.record import IncidentRecord
 
 
@@ -59,3 +61,47 @@ def answer(
         approver=approver,
         reason=reason,
     )
+
+
+class OnCall(threading.Thread):
+    """A drill's on-call in the background: waits for its own incident's approval request,
+    reads the plan for ``read_seconds``, then approves it, unless ``judge`` objects to the
+    plans (it returns why), in which case the plan is rejected with that reason."""
+
+    def __init__(
+        self,
+        record: IncidentRecord,
+        scenario: str,
+        incident_id: str,
+        *,
+        read_seconds: float = 1.0,
+        judge: Callable[[list[Plan]], str | None] | None = None,
+        meanwhile: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__(daemon=True, name=f"on-call-{incident_id}")
+        self.record, self.scenario, self.incident_id = record, scenario, incident_id
+        self.read_seconds, self.judge, self.meanwhile = read_seconds, judge, meanwhile
+        self.approved = False
+        self.objection: str | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            _, run_id, digest = wait_for_approval_request(
+                self.record, self.scenario, timeout=300, incident_id=self.incident_id
+            )
+            time.sleep(self.read_seconds)  # a person reads the plan before deciding
+            if self.meanwhile is not None:
+                self.meanwhile()  # what changes on the target while they read
+            if self.judge is not None:
+                self.objection = self.judge(self.record.plans(self.incident_id))
+            given = answer(
+                run_id,
+                approve=self.objection is None,
+                approver="drill-on-call",
+                reason=self.objection or "drill",
+                plan_digest=digest,
+            )
+            self.approved = given.accepted and self.objection is None
+        except BaseException as exc:  # reported on the scorecard, never lost in a thread
+            self.error = exc

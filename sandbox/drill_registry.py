@@ -96,7 +96,12 @@ for _spec in (
         injector="pool-exhaustion",
         runner="flows.drill:run_db_pool_drill",
     ),
-    DrillSpec("lock-contention", "Lock contention on a hot row (runbook 001)", "lock-contention"),
+    DrillSpec(
+        "lock-contention",
+        "Lock contention on a hot row (runbooks 000, 001, 004)",
+        injector="lock-contention",
+        runner="flows.lock_drill:run_lock_contention_drill",
+    ),
     DrillSpec(
         "bad-rollout",
         "Bad rollout, rolled back (runbook 003 monthly)",

@@ -13,6 +13,7 @@ os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
 os.environ.setdefault("PREFECT_API_REQUEST_TIMEOUT", "300")
 
 pytest_plugins = [
+    "tests.group_locks",
     "tests.fixtures.prefect_api",
     "tests.fixtures.prefect_server",
     "tests.fixtures.postgres",

@@ -9,14 +9,9 @@ or the pool size as the next step.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
-
 from prefect import flow
 
 from blocks.kubernetes import KubernetesTarget
-from blocks.loading import resolve_block
 from blocks.policy import IncidentPolicyBlock
 from blocks.postgres import PostgresTarget
 from blocks.slack import SlackWorkspace
@@ -26,6 +21,7 @@ from flows.hooks import record_abnormal_end, release_incident
 from flows.phases.assess import Check
 from flows.phases.mitigate import Actuator
 from flows.scenario import Scenario, Setting
+from flows.scenarios.postgres_targets import PostgresTargets, pg_check
 from incident.models import Alert, Finding, FindingStatus
 from incident.policy import IncidentPolicy
 from incident.pool_planning import ACTION, decide_pool_relief
@@ -40,34 +36,20 @@ from tasks.postgres import (
     measure_connection_headroom,
 )
 from tasks.postgres_actions import terminate_backends
-from tasks.postgres_session import hold, session_key
 
 __all__ = ["DB_POOL", "SCENARIO", "db_pool_exhaustion"]
 
 SCENARIO = "db-pool-exhaustion"
 
 
-@dataclass(frozen=True)
-class Targets:
-    database: PostgresTarget
-    cluster: KubernetesTarget | None = None
-
-    @classmethod
-    def of(cls, p: Mapping[str, Any]) -> Targets:
-        cluster = p.get("cluster")
-        return cls(
-            database=resolve_block(PostgresTarget, p["database"]),
-            cluster=resolve_block(KubernetesTarget, cluster) if cluster is not None else None,
-        )
+Targets = PostgresTargets
 
 
 def _checks(t: Targets, policy: IncidentPolicy) -> list[Check]:
     db = t.database
 
     def pg(name: str, task, **kwargs) -> Check:  # type: ignore[no-untyped-def]
-        return Check(
-            name, db.label, task, {"target": db, **kwargs}, lambda: hold(db), session_key(db)
-        )
+        return pg_check(db, name, task, **kwargs)
 
     checks = [
         pg(

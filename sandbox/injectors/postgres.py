@@ -98,7 +98,12 @@ class PoolExhaustionFault(Fault):
 
 @register
 class LockContention(Fault):
-    """One session holds a row lock, idle in transaction; others queue behind it."""
+    """One session holds a row lock, idle in transaction; others queue behind it.
+
+    They log in as an application role of the drill's own (never the admin's superuser):
+    a responder rightly refuses to end a superuser's session, and a drill must rehearse
+    what an application really does.
+    """
 
     kind = "lock-contention"
 
@@ -114,20 +119,32 @@ class LockContention(Fault):
 
     @property
     def resource(self) -> dict[str, Any]:
-        return {"database": self.database, "table": self.name, "application_name": self.name}
+        return {
+            "database": self.database,
+            "table": self.name,
+            "application_name": self.name,
+            "role": self.name,
+        }
 
     def _connect(self) -> psycopg.Connection[Any]:
+        params = conninfo_to_dict(_dsn(self.targets, self.database))
+        params.update(user=self.name, password=None)
         conn = psycopg.connect(
-            _dsn(self.targets, self.database), autocommit=True, application_name=self.name
+            make_conninfo(**{k: v for k, v in params.items() if v is not None}),
+            autocommit=True,
+            application_name=self.name,
         )
         self._conns.append(conn)
         return conn
 
     def inject(self) -> None:
         table = sql.Identifier(self.name)
+        role = sql.Identifier(self.name)
         with _admin(self.targets, self.database) as admin:
+            admin.execute(sql.SQL("CREATE ROLE {} LOGIN").format(role))
             admin.execute(sql.SQL("CREATE TABLE {} (id int PRIMARY KEY, n int)").format(table))
             admin.execute(sql.SQL("INSERT INTO {} VALUES (1, 0)").format(table))
+            admin.execute(sql.SQL("GRANT SELECT, UPDATE ON {} TO {}").format(table, role))
         update = sql.SQL("UPDATE {} SET n = n + 1 WHERE id = 1").format(table)
         holder = self._connect()
         holder.execute("BEGIN")
@@ -167,4 +184,8 @@ class LockContention(Fault):
             conn.execute(
                 sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(resource["table"]))
             )
-        return f"terminated {ended} backend(s) of {resource['application_name']}; dropped table"
+            if role := resource.get("role"):  # ledger rows older than the role have none
+                conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+        return f"terminated {ended} backend(s) of {resource['application_name']}; dropped table" + (
+            " and role" if resource.get("role") else ""
+        )

@@ -28,6 +28,27 @@ def test_drill_shows_each_step_as_it_happens_then_a_passing_scorecard(firebreak,
     assert "time to detect" in out[scorecard_at:]
 
 
+def test_the_lock_contention_drill_ends_the_holder_alone_and_leaves_nothing_behind(
+    firebreak, admin_dsn
+):
+    result = firebreak("drill", "lock-contention", env={"FIREBREAK_ADMIN_DSN": ADMIN_DSN})
+    assert result.code == 0, result.output[-4000:]
+    scorecard_at = result.stdout.index("scorecard")
+    assert "terminate_backends on 1 item(s), as approved" in result.stdout[:scorecard_at]
+    assert "FAIL" not in result.stdout[scorecard_at:]
+    assert "PASSED" in result.stdout[scorecard_at:]
+    params = conninfo_to_dict(ADMIN_DSN)
+    params["dbname"] = "firebreak_drill"
+    with psycopg.connect(**params) as conn:
+        left = conn.execute(
+            "SELECT rolname FROM pg_roles WHERE rolname LIKE 'fb_drill_lock_%'"
+            " UNION ALL SELECT relname FROM pg_class WHERE relname LIKE 'fb_drill_lock_%'"
+            " UNION ALL SELECT application_name FROM pg_stat_activity"
+            " WHERE application_name LIKE 'fb_drill_lock_%'"
+        ).fetchall()
+    assert left == []
+
+
 def test_a_drill_without_a_response_flow_yet_says_how_to_inject_its_fault_alone(firebreak):
     result = firebreak("drill", "redis-client-flood")
     assert result.code == 1

@@ -37,14 +37,7 @@ def policy():  # type: ignore[no-untyped-def]
 
 def shipped_routes(target) -> RoutingRules:  # type: ignore[no-untyped-def]
     """deployments/respond-routes.yaml as shipped, its `cluster` pointed at the test's."""
-    rules = routing_rules("deployments/respond-routes.yaml")
-    routes = tuple(
-        r.model_copy(update={"parameters": {**r.parameters, "cluster": target}})
-        if "cluster" in r.parameters
-        else r
-        for r in rules.routes
-    )
-    return rules.model_copy(update={"routes": routes})
+    return routing_rules("deployments/respond-routes.yaml").with_parameter("cluster", target)
 
 
 def run(background, alertname, target, store):  # type: ignore[no-untyped-def]

@@ -30,6 +30,18 @@ class RedisTarget(Block):
     url: SecretStr = Field(description="redis://[:password@]host:port/db; kept secret.")
     name: str = Field("", description="Human name shown in messages, e.g. sessions-cache.")
     timeout_seconds: float = Field(5.0, gt=0, description="Socket and connect timeout in seconds.")
+    protected_client_names: list[str] = Field(
+        default_factory=list,
+        description="Client names (CLIENT SETNAME) Firebreak never disconnects, e.g. a job "
+        "scheduler whose idle connections are by design.",
+    )
+
+    @property
+    def identity(self) -> str:
+        """The server and database an approval is for, without credentials."""
+        parts = urlsplit(self.url.get_secret_value())
+        db = (parts.path or "/0").lstrip("/") or "0"
+        return f"redis://{parts.hostname or 'localhost'}:{parts.port or 6379}/{db}"
 
     @property
     def label(self) -> str:

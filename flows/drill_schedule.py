@@ -16,6 +16,7 @@ from prefect.states import Completed, Failed, State
 from blocks.kubernetes import KubernetesTarget
 from blocks.loading import load_block
 from blocks.postgres import PostgresTarget
+from blocks.redis import RedisTarget
 from sandbox.drill_registry import DRILLS, drill_spec
 from sandbox.injectors.base import DrillTargets
 
@@ -32,6 +33,7 @@ def drill(
     scenario: DrillScenario = DEFAULT_SCENARIO,  # type: ignore[valid-type]
     sandbox: str = "drill-sandbox",
     cluster: str | None = None,
+    redis: str | None = None,
 ) -> State:
     """Inject the scenario's fault, run the response, score it; the fault is always removed.
 
@@ -41,6 +43,7 @@ def drill(
             drill builds its sandbox database and record on (`firebreak init` creates it).
         cluster: KubernetesTarget block (name) of the drill namespace, for the bad-rollout,
             crash-loop and oom-kill drills; none: those drills fail saying so, the others run.
+        redis: RedisTarget block (name) of the Redis the redis-client-flood drill floods.
     """
     spec = drill_spec(str(scenario.value if isinstance(scenario, enum.Enum) else scenario))
     runner = spec.load_runner()
@@ -48,6 +51,7 @@ def drill(
     targets = DrillTargets(
         postgres_dsn=admin.dsn,
         kubernetes=load_block(KubernetesTarget, cluster) if cluster else None,
+        redis_url=load_block(RedisTarget, redis).url if redis else None,
     )
     report = runner(admin.dsn.get_secret_value(), targets)
     create_markdown_artifact(

@@ -19,14 +19,11 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from blocks.kubernetes import KubernetesTarget
-from blocks.slack import SlackWorkspace
 from blocks.store import IncidentStore
 from flows.drill import DRILL_POLICY, DRILL_TOKEN, RECORD_SCHEMA, DrillReport
-from flows.respond import respond, routing_rules
+from flows.drill_run import finish, fire, posted
 from incident.errors import PermanentError
-from incident.models import Alert, AlertSource, Plan, new_incident_id
-from incident.postmortem import incident_metrics
-from incident.record import IncidentRecord
+from incident.models import Plan, new_incident_id
 from sandbox.approver import OnCall
 from sandbox.drill_registry import drill_spec
 from sandbox.injectors import INJECTORS, DrillTargets, FaultSession
@@ -35,7 +32,6 @@ from sandbox.slack_stub import SlackStub
 
 __all__ = ["run_bad_rollout_drill", "run_crash_loop_drill", "run_oom_kill_drill"]
 
-ROUTES = "deployments/respond-routes.yaml"
 KUBE_POLICY = DRILL_POLICY.model_copy(update={"verification_window": timedelta(seconds=90)})
 
 # drill → the alert kube-prometheus would fire for it (the routes pick the scenario)
@@ -114,40 +110,32 @@ def run_kubernetes_drill(
             record, scenario, own, read_seconds=approve_after, judge=_confined_to(fault.name)
         )
         on_call.start()
-        state = respond(
-            alert=Alert(
-                name=alertname,
-                source=AlertSource.DRILL,
-                severity="SEV2",
-                summary=f"[DRILL] {fault.target}: {kind}",
-                labels={"namespace": cluster.namespace, "deployment": fault.name, "drill": "true"},
-            ),
+        state = fire(
+            alertname,
+            f"{fault.target}: {kind}",
+            {"namespace": cluster.namespace, "deployment": fault.name},
             incident_id=own,
-            routes=routing_rules(ROUTES).with_parameter("cluster", cluster),
+            target=("cluster", cluster),
             store=store,
-            slack=SlackWorkspace(token=DRILL_TOKEN, api_base_url=slack_stub.base_url),
+            slack_stub=slack_stub,
             policy=KUBE_POLICY,
-            return_state=True,
         )
         on_call.join(timeout=5)
         report.state, report.incident_id = state.name or "", own
-        texts = slack_stub.texts()
         report.checks = {
             f"fault injected ({kind} seen on the cluster)": was_present,
-            "incident declared in the channel": any("INCIDENT DECLARED" in t for t in texts),
-            "approval asked for in the channel": any("APPROVAL NEEDED" in t for t in texts),
+            "incident declared in the channel": posted(slack_stub, "INCIDENT DECLARED"),
+            "approval asked for in the channel": posted(slack_stub, "APPROVAL NEEDED"),
             "plan confined to the drill's deployment": on_call.objection is None,
             "approval requested and given": on_call.approved,
             "drill deployment healthy again (read from the cluster)": _eventually(
                 lambda: _healthy(fault, cluster)
             ),
             "every other deployment untouched": _generations(cluster, but=fault.name) == others,
-            "resolution posted": any("INCIDENT RESOLVED" in t for t in texts),
+            "resolution posted": posted(slack_stub, "INCIDENT RESOLVED"),
             "run ended Resolved": state.name == "Resolved",
         }
-    _score_record(report, record)
-    record.close()
-    return report
+    return finish(report, record)
 
 
 def _confined_to(deployment: str) -> Callable[[list[Plan]], str | None]:
@@ -160,14 +148,6 @@ def _confined_to(deployment: str) -> Callable[[list[Plan]], str | None]:
         return f"plan reaches beyond the drill: {', '.join(sorted(map(str, touched)))}"
 
     return judge
-
-
-def _score_record(report: DrillReport, record: IncidentRecord) -> None:
-    timeline = record.timeline(report.incident_id)
-    report.metrics = incident_metrics(record.get_incident(report.incident_id), timeline)
-    report.checks["post-mortem drafted"] = any(
-        e.step == "postmortem" and e.status == "completed" for e in timeline
-    )
 
 
 def run_bad_rollout_drill(admin_dsn: str, targets: DrillTargets) -> DrillReport:

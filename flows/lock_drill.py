@@ -19,7 +19,6 @@ import psycopg
 from pydantic import SecretStr
 
 from blocks.postgres import PostgresTarget
-from blocks.slack import SlackWorkspace
 from blocks.store import IncidentStore
 from flows.drill import (
     DRILL_POLICY,
@@ -29,16 +28,14 @@ from flows.drill import (
     DrillReport,
     sandbox_dsn,
 )
-from flows.respond import respond, routing_rules
-from incident.models import Alert, AlertSource, Plan, new_incident_id
-from incident.postmortem import incident_metrics
+from flows.drill_run import finish, fire, posted
+from incident.models import Plan, new_incident_id
 from sandbox.approver import OnCall
 from sandbox.injectors import DrillTargets, FaultSession, LockContention
 from sandbox.slack_stub import SlackStub
 
 __all__ = ["run_lock_contention_drill"]
 
-ROUTES = "deployments/respond-routes.yaml"
 SCENARIO = "lock-contention"
 
 
@@ -111,29 +108,23 @@ def run_lock_contention_drill(
             on_call = OnCall(record, SCENARIO, own, read_seconds=approve_after, judge=_only(holder))
             on_call.start()
             database = PostgresTarget(dsn=sandbox, name="drill-orders-db")
-            state = respond(
-                alert=Alert(
-                    name="PostgresLockWaits",
-                    source=AlertSource.DRILL,
-                    severity="SEV2",
-                    summary="[DRILL] orders-db queries queued behind a lock",
-                    labels={"service": "orders", "drill": "true"},
-                ),
+            state = fire(
+                "PostgresLockWaits",
+                "orders-db queries queued behind a lock",
+                {"service": "orders"},
                 incident_id=own,
-                routes=routing_rules(ROUTES).with_parameter("database", database),
+                target=("database", database),
                 store=store,
-                slack=SlackWorkspace(token=DRILL_TOKEN, api_base_url=slack_stub.base_url),
+                slack_stub=slack_stub,
                 policy=DRILL_POLICY,
-                return_state=True,
             )
             on_call.join(timeout=5)
             after = _backends(sandbox, fault.name)
-            texts = slack_stub.texts()
             report.state, report.incident_id = state.name or "", own
             report.checks = {
                 "fault injected (waiters queued on a lock)": len(waiters) == fault.waiters,
-                "incident declared in the channel": any("INCIDENT DECLARED" in t for t in texts),
-                "approval asked for in the channel": any("APPROVAL NEEDED" in t for t in texts),
+                "incident declared in the channel": posted(slack_stub, "INCIDENT DECLARED"),
+                "approval asked for in the channel": posted(slack_stub, "APPROVAL NEEDED"),
                 "plan names the lock's holder only": on_call.objection is None,
                 "approval requested and given": on_call.approved,
                 "lock holder ended": holder not in after,
@@ -141,18 +132,12 @@ def run_lock_contention_drill(
                     pid in after and after[pid] != "Lock" for pid in waiters
                 ),
                 "bystander's own lock untouched": _alive(bystander, bystander_pid),
-                "resolution posted": any("INCIDENT RESOLVED" in t for t in texts),
+                "resolution posted": posted(slack_stub, "INCIDENT RESOLVED"),
                 "run ended Resolved": state.name == "Resolved",
             }
     finally:
         bystander.close()
-    timeline = record.timeline(report.incident_id)
-    report.metrics = incident_metrics(record.get_incident(report.incident_id), timeline)
-    report.checks["post-mortem drafted"] = any(
-        e.step == "postmortem" and e.status == "completed" for e in timeline
-    )
-    record.close()
-    return report
+    return finish(report, record)
 
 
 def _alive(conn: psycopg.Connection[Any], pid: int) -> bool:

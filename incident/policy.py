@@ -83,6 +83,14 @@ class IncidentPolicy(BaseModel):
             "for termination when a pool is exhausted and nothing worse holds it"
         ),
     )
+    client_flood_size: int = Field(
+        50,
+        ge=2,
+        description=(
+            "A Redis client flood: this many connections idle past idle_connection_age from "
+            "one client name (or, unnamed, one host) are a leak to end"
+        ),
+    )
     min_connection_headroom: float = Field(
         0.10,
         ge=0,

@@ -123,6 +123,11 @@ for _spec in (
         response="high-memory",
     ),
     DrillSpec("failing-health", "Health endpoint failing (runbook 000 sc. 1)", "failing-health"),
-    DrillSpec("redis-client-flood", "Redis flooded with clients (runbook 003)", "redis-flood"),
+    DrillSpec(
+        "redis-client-flood",
+        "Redis flooded with a leaking client's connections (runbooks 000, 001)",
+        injector="redis-flood",
+        runner="flows.redis_drill:run_redis_flood_drill",
+    ),
 ):
     register_drill(_spec)

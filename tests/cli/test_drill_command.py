@@ -49,8 +49,27 @@ def test_the_lock_contention_drill_ends_the_holder_alone_and_leaves_nothing_behi
     assert left == []
 
 
+def test_the_redis_flood_drill_disconnects_the_idle_leak_only(firebreak):
+    result = firebreak(
+        "drill",
+        "redis-client-flood",
+        env={"FIREBREAK_ADMIN_DSN": ADMIN_DSN, "FIREBREAK_REDIS_URL": REDIS_URL},
+    )
+    assert result.code == 0, result.output[-4000:]
+    scorecard_at = result.stdout.index("scorecard")
+    assert "kill_redis_clients on 1 item(s), as approved" in result.stdout[:scorecard_at]
+    assert "FAIL" not in result.stdout[scorecard_at:]
+    assert "PASSED" in result.stdout[scorecard_at:]
+    leftovers = [
+        c["name"]
+        for c in redis.Redis.from_url(REDIS_URL).client_list()
+        if c.get("name", "").startswith("fb-drill-flood-")
+    ]
+    assert leftovers == []
+
+
 def test_a_drill_without_a_response_flow_yet_says_how_to_inject_its_fault_alone(firebreak):
-    result = firebreak("drill", "redis-client-flood")
+    result = firebreak("drill", "failing-health")
     assert result.code == 1
     assert "no response flow yet" in result.stderr and "--inject-only" in result.stderr
 

@@ -27,7 +27,7 @@ def test_the_drill_flow_scores_the_db_pool_drill_and_publishes_the_scorecard(
 
 
 def test_a_scenario_without_a_response_fails_the_run_saying_why(prefect_api):
-    state = drill(scenario="redis-client-flood", return_state=True)
+    state = drill(scenario="failing-health", return_state=True)
     assert state.is_failed()
     assert "no response flow yet" in str(state.message) + repr(state.result(raise_on_failure=False))
 

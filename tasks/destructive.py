@@ -16,9 +16,9 @@ from typing import Any, ParamSpec, TypeVar
 from prefect import Task, task
 
 from incident.errors import ApprovalMismatch
-from incident.models import Approval, Plan
+from incident.models import ActionStatus, Approval, Plan
 
-__all__ = ["DESTRUCTIVE_ACTIONS", "destructive"]
+__all__ = ["DESTRUCTIVE_ACTIONS", "destructive", "settled"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -65,3 +65,17 @@ def destructive(action: str, **task_options: Any) -> Callable[[Callable[..., R]]
         return registered
 
     return decorate
+
+
+def settled(done: int, failed: int, text: str, nothing_done: str) -> tuple[ActionStatus, str]:
+    """How an applied (not dry) action ended, from its items: done, failed, both or neither.
+
+    A partial or failed action is what the engine escalates, saying ``text`` exactly.
+    """
+    if failed and done:
+        return ActionStatus.PARTIAL, "partly done, " + text
+    if failed:
+        return ActionStatus.FAILED, f"{nothing_done}, " + text
+    if done:
+        return ActionStatus.APPLIED, text
+    return ActionStatus.NOOP, "nothing to do, " + text

@@ -21,7 +21,7 @@ from blocks.postgres import PostgresTarget
 from incident.errors import TransientError
 from incident.models import Action, ActionStatus, Approval, Plan
 from incident.redact import redact
-from tasks.destructive import destructive
+from tasks.destructive import destructive, settled
 from tasks.retrying import retry_only_transient
 
 __all__ = ["OUTCOMES", "terminate_backends"]
@@ -81,13 +81,7 @@ def _summary(results: list[dict[str, Any]], dry_run: bool) -> tuple[ActionStatus
         return ActionStatus.DRY_RUN, f"dry run of {total} planned backend(s): " + ", ".join(parts)
     failed = count[REFUSED] + count[NOT_ATTEMPTED] + count[NOT_EXITED] + count[UNKNOWN]
     text = f"of {total} planned backend(s): " + ", ".join(parts)
-    if failed and count[TERMINATED]:
-        return ActionStatus.PARTIAL, "partly done, " + text
-    if failed:
-        return ActionStatus.FAILED, "nothing terminated, " + text
-    if count[TERMINATED]:
-        return ActionStatus.APPLIED, text
-    return ActionStatus.NOOP, "nothing to do, " + text
+    return settled(count[TERMINATED], failed, text, "nothing terminated")
 
 
 @destructive(

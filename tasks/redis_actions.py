@@ -19,7 +19,7 @@ from blocks.redis import RedisTarget
 from incident.errors import TransientError
 from incident.models import Action, ActionStatus, Approval, Plan
 from incident.redact import redact
-from tasks.destructive import destructive
+from tasks.destructive import destructive, settled
 from tasks.redis import read_info
 from tasks.retrying import retry_only_transient
 
@@ -59,13 +59,7 @@ def _summary(results: list[dict[str, Any]], dry_run: bool) -> tuple[ActionStatus
     if dry_run:
         return ActionStatus.DRY_RUN, "dry run " + text
     failed = count[FAILED] + count[NOT_ATTEMPTED]
-    if failed and count[KILLED]:
-        return ActionStatus.PARTIAL, "partly done, " + text
-    if failed:
-        return ActionStatus.FAILED, "nothing disconnected, " + text
-    if count[KILLED]:
-        return ActionStatus.APPLIED, text
-    return ActionStatus.NOOP, "nothing to do, " + text
+    return settled(count[KILLED], failed, text, "nothing disconnected")
 
 
 @destructive(

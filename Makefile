@@ -50,3 +50,4 @@ bench: $(STAMP)
 	$(PY) -m bench.assessment
 	$(PY) -m bench.phase_overhead
 	$(PY) -m bench.paused_incidents
+	$(PY) -m bench.declaration_latency

@@ -160,7 +160,7 @@ def _wait_for_deployment(name: str, timeout: float = 120) -> None:
     raise TimeoutError(f"deployment {name} never appeared")
 
 
-def _wait_for_worker(pool: str, timeout: float = 120) -> None:
+def wait_for_worker(pool: str, timeout: float = 120) -> None:
     from prefect.client.orchestration import get_client
 
     deadline = time.monotonic() + timeout
@@ -194,7 +194,7 @@ def with_worker(env: dict[str, str], home: Path, extra: dict[str, str], runs: in
             cwd=ROOT,
         )
     try:
-        _wait_for_worker(pool)
+        wait_for_worker(pool)
         return measure(f"{name}/{pool}", runs)
     finally:
         _stop(worker)

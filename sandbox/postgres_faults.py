@@ -48,6 +48,8 @@ class PoolExhaustion:
     role: str = field(default_factory=lambda: f"fb_app_{secrets.token_hex(3)}")
     pids: dict[str, list[int]] = field(default_factory=dict)
     _conns: list[psycopg.Connection[Any]] = field(default_factory=list, repr=False)
+    # the fault's roles log in with it: a server that asks for passwords (staging) lets them in
+    _password: str = field(default_factory=lambda: secrets.token_urlsafe(18), repr=False)
     moved: bool = False
     _workers: list[threading.Thread] = field(default_factory=list, repr=False)
     _stopping: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -77,7 +79,7 @@ class PoolExhaustion:
     def _dsn(self, *, user: str | None = None, dbname: str | None = None) -> str:
         params = conninfo_to_dict(self.admin_dsn)
         if user is not None:
-            params.pop("password", None)
+            params["password"] = self._password
             params["user"] = user
         if dbname is not None:
             params["dbname"] = dbname
@@ -112,8 +114,8 @@ class PoolExhaustion:
         with self._admin() as admin:
             for role, cap in ((self.role, limit), (self.protected_role, -1)):
                 admin.execute(
-                    sql.SQL("CREATE ROLE {} LOGIN CONNECTION LIMIT {}").format(
-                        sql.Identifier(role), sql.Literal(cap)
+                    sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} CONNECTION LIMIT {}").format(
+                        sql.Identifier(role), sql.Literal(self._password), sql.Literal(cap)
                     )
                 )
             admin.execute(

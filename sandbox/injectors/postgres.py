@@ -111,6 +111,7 @@ class LockContention(Fault):
         super().__init__(targets)
         self.database, self.waiters = database, waiters
         self.name = f"fb_drill_lock_{secrets.token_hex(4)}"
+        self._password = secrets.token_urlsafe(18)  # for servers that ask for one (staging)
         self._conns: list[psycopg.Connection[Any]] = []
 
     @property
@@ -128,9 +129,9 @@ class LockContention(Fault):
 
     def _connect(self) -> psycopg.Connection[Any]:
         params = conninfo_to_dict(_dsn(self.targets, self.database))
-        params.update(user=self.name, password=None)
+        params.update(user=self.name, password=self._password)
         conn = psycopg.connect(
-            make_conninfo(**{k: v for k, v in params.items() if v is not None}),
+            make_conninfo(**params),
             autocommit=True,
             application_name=self.name,
         )
@@ -141,7 +142,11 @@ class LockContention(Fault):
         table = sql.Identifier(self.name)
         role = sql.Identifier(self.name)
         with _admin(self.targets, self.database) as admin:
-            admin.execute(sql.SQL("CREATE ROLE {} LOGIN").format(role))
+            admin.execute(
+                sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                    role, sql.Literal(self._password)
+                )
+            )
             admin.execute(sql.SQL("CREATE TABLE {} (id int PRIMARY KEY, n int)").format(table))
             admin.execute(sql.SQL("INSERT INTO {} VALUES (1, 0)").format(table))
             admin.execute(sql.SQL("GRANT SELECT, UPDATE ON {} TO {}").format(table, role))

@@ -57,6 +57,20 @@ def _named(name: str) -> redis.Redis:
     return conn
 
 
+def keep_busy(conn: redis.Redis, stop: threading.Event) -> None:
+    """A command every 0.2 s until ``stop``: its idle time never reaches a second."""
+    conn.ping()
+
+    def work() -> None:
+        while not stop.wait(0.2):
+            try:
+                conn.ping()
+            except redis.RedisError:
+                return
+
+    threading.Thread(target=work, daemon=True).start()
+
+
 @pytest.fixture
 def leak() -> Iterator[Leak]:
     name, other = f"fb-test-leak-{secrets.token_hex(3)}", f"fb-test-other-{secrets.token_hex(3)}"
@@ -64,15 +78,7 @@ def leak() -> Iterator[Leak]:
     idle_ids = [int(c.client_id()) for c in idle]
     busy, bystander = _named(name), _named(other)
     stop = threading.Event()
-
-    def work() -> None:
-        while not stop.wait(0.2):
-            try:
-                busy.ping()
-            except redis.RedisError:
-                return
-
-    threading.Thread(target=work, daemon=True).start()
+    keep_busy(busy, stop)
     made = Leak(
         name, idle, idle_ids, int(busy.client_id()), other, int(bystander.client_id()), stop
     )
@@ -118,12 +124,16 @@ def test_approved_only_the_planned_idle_connections_go_and_a_woken_one_is_spared
     plan = our_plan(leak, [list_redis_clients(target(), idle_seconds=IDLE, flood_size=5)])
     woken, closed = leak.idle[:2]
     woken_id, rest_ids = leak.idle_ids[0], leak.idle_ids[2:]
-    woken.ping()  # it takes work after the plan was made
+    working = threading.Event()
+    # it takes work after the plan was made, and keeps at it however slow the apply is
+    keep_busy(woken, working)
     closed.close()  # and this one the application closed itself
-    time.sleep(0.3)
     leak.extra.append(_named(leak.name))  # a new connection of that name: not planned
 
-    action = kill_redis_clients(target(), plan, approved(plan))
+    try:
+        action = kill_redis_clients(target(), plan, approved(plan))
+    finally:
+        working.set()
 
     outcome = {r["id"]: r["outcome"] for r in action.results}
     assert outcome[woken_id] == "busy again"
